@@ -5,6 +5,9 @@
 #   chromium Debian's chromium, for the browser tests (only with `setup.sh test`)
 #   postgres the server on $PGHOST:$PGPORT (default 127.0.0.1:5432) or, if none answers,
 #            a private cluster under var/pgdata; then a role for Odoo and var/odoo.conf
+#   database `run`: the demo database account_webhook (created once, with demo data and a chart
+#            of accounts); `test`: a fresh account_webhook_test, copied from a cached template
+#            with account and l10n_generic_coa installed, then account_webhook installed
 # Usage: scripts/setup.sh run|test     (each step is skipped when already done)
 set -euo pipefail
 
@@ -126,6 +129,57 @@ export PGHOST=$PGHOST PGPORT=$PGPORT
 EOF
 }
 
+# Odoo's own "Running as user 'root' is a security risk." is expected on these machines: not repeated here.
+odoo_cmd() {
+    "$PY" "$ROOT/scripts/odoo" -c "$VAR/odoo.conf" --log-level=warn "$@" 2> >(grep -v "^Running as user 'root'" >&2)
+}
+sql() { psql -h "$PGHOST" -p "$PGPORT" -U "$DB_USER" -qAt "$@"; }
+db_exists() { [ "$(sql -d postgres -c "SELECT 1 FROM pg_database WHERE datname = '$1'")" = 1 ]; }
+addon_installed() {
+    db_exists "$1" && [ "$(sql -d "$1" -c "SELECT state FROM ir_module_module WHERE name = 'account_webhook'")" = installed ]
+}
+drop_db() {
+    PGOPTIONS='-c client_min_messages=warning' dropdb -h "$PGHOST" -p "$PGPORT" -U "$DB_USER" --if-exists "$1"
+    rm -rf "$VAR/data/filestore/$1"
+}
+
+BASE_MODULES=account,l10n_generic_coa
+
+ensure_template() {
+    # Odoo with account and a chart of accounts, no demo data: cached, keyed on the Odoo requirements.
+    TEMPLATE_DB=awh_base_$(cat "$ROOT/requirements/odoo.txt" "$ROOT/requirements/base.txt" "$ROOT/odoo_compat/__init__.py" \
+        | { cat; echo "$BASE_MODULES"; } | sha256sum | cut -c1-10)
+    db_exists "$TEMPLATE_DB" && return 0
+    say "base database $TEMPLATE_DB: Odoo with $BASE_MODULES (cached for later test runs)"
+    for old in $(sql -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'awh\_base\_%'"); do
+        drop_db "$old"
+    done
+    if ! odoo_cmd -d "$TEMPLATE_DB" -i "$BASE_MODULES" --without-demo=all --stop-after-init; then
+        drop_db "$TEMPLATE_DB"
+        return 1
+    fi
+}
+
+fresh_test_db() {
+    local db=$1
+    ensure_template
+    drop_db "$db"
+    say "test database $db: copy of $TEMPLATE_DB, then account_webhook installed"
+    createdb -h "$PGHOST" -p "$PGPORT" -U "$DB_USER" -T "$TEMPLATE_DB" "$db"
+    [ -d "$VAR/data/filestore/$TEMPLATE_DB" ] && cp -a "$VAR/data/filestore/$TEMPLATE_DB" "$VAR/data/filestore/$db"
+    odoo_cmd -d "$db" -i account_webhook --without-demo=all --stop-after-init
+    addon_installed "$db"
+}
+
+ensure_run_db() {
+    local db=$1
+    addon_installed "$db" && return 0
+    drop_db "$db" # a half-made database from an interrupted first run
+    say "database $db: Odoo with account_webhook, $BASE_MODULES and demo data (first time: about a minute)"
+    odoo_cmd -d "$db" -i "account_webhook,$BASE_MODULES" --stop-after-init
+    addon_installed "$db"
+}
+
 main() {
     local mode=${1:-run}
     ensure_python_env
@@ -134,6 +188,11 @@ main() {
     ensure_postgres
     ensure_role
     write_config
+    case "$mode" in
+        run) ensure_run_db "${RUN_DB:-account_webhook}" ;;
+        test) fresh_test_db "${TEST_DB:-account_webhook_test}" ;;
+        *) echo "usage: $0 run|test" >&2; exit 2 ;;
+    esac
 }
 
 main "$@"

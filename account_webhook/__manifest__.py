@@ -1,0 +1,17 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+{
+    'name': 'Account Webhook',
+    'summary': 'Signed HTTP callbacks when invoices and contacts change',
+    'version': '11.0.1.0.0',
+    'category': 'Accounting',
+    'license': 'LGPL-3',
+    'author': 'account_webhook developers',
+    'depends': ['account'],
+    'external_dependencies': {'python': ['requests']},
+    'data': [
+        'security/ir.model.access.csv',
+    ],
+    'installable': True,
+    'application': False,
+}

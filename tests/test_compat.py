@@ -1,0 +1,88 @@
+"""The Python 3.11 compatibility layer: each patch, exercised the way Odoo uses it."""
+import base64
+import collections
+import inspect
+import time
+import xml.etree.ElementTree as ElementTree
+
+import pytest
+import yaml
+from lxml import etree
+
+import odoo
+from odoo.addons.base.ir.ir_qweb.qweb import QWeb
+from odoo.tools.safe_eval import safe_eval
+
+
+def test_odoo_11_imports_on_this_python():
+    assert odoo.release.version_info[:2] == (11, 0)
+    assert collections.Mapping is collections.abc.Mapping
+
+
+def test_removed_stdlib_functions_are_restored():
+    def sample(a, b=2, *args, **kw):
+        pass
+    spec = inspect.getargspec(sample)
+    assert (spec.args, spec.varargs, spec.keywords, spec.defaults) == (['a', 'b'], 'args', 'kw', (2,))
+    assert inspect.formatargspec(*spec) == '(a, b=2, *args, **kw)'
+    assert time.clock() >= 0
+    assert base64.decodestring(base64.encodestring(b'icon')) == b'icon'
+
+
+def test_elementtree_getchildren_for_the_webclient_templates():
+    root = ElementTree.fromstring('<templates><t t-name="A"/><t t-name="B"/></templates>')
+    assert [child.get('t-name') for child in root.getchildren()] == ['A', 'B']
+
+
+def test_yaml_load_without_loader_as_odoo_data_files_do():
+    assert yaml.load('- !!python/tuple [1, 2]\n- a: true') == [(1, 2), {'a': True}]
+
+
+@pytest.mark.parametrize('expr, expected', [
+    ("{'a': True, 'b': None}", {'a': True, 'b': None}),
+    ("[('state', '=', 'draft'), ('type', 'in', ['out_invoice', 'out_refund'])]",
+     [('state', '=', 'draft'), ('type', 'in', ['out_invoice', 'out_refund'])]),
+    ("{'default_type': 'out_invoice', 'journal_type': context.get('journal_type', 'sale')}",
+     {'default_type': 'out_invoice', 'journal_type': 'sale'}),
+    ("'%s - %s' % (name, 2)", 'X - 2'),
+    ("[(6, 0, [ref('base.group_user')])]", [(6, 0, [7])]),
+    ("name if name is not None else False", 'X'),
+    ("'X' in [name] and not context", True),
+    ("[x * 2 for x in range(3) if x]", [2, 4]),
+    ("dict(a=1, **{'b': 2})", {'a': 1, 'b': 2}),
+    ("max(set([3, 1]), key=abs) + -1", 2),
+    ("time.strftime('%Y') == str(datetime.date.today().year)", True),
+])
+def test_safe_eval_of_expressions_odoo_data_files_use(expr, expected):
+    import datetime
+    context = {'name': 'X', 'context': {}, 'ref': lambda xmlid: 7, 'time': time, 'datetime': datetime}
+    assert safe_eval(expr, context) == expected
+
+
+def test_safe_eval_exec_mode_as_server_actions_use_it():
+    context = {'records': [1, 2]}
+    safe_eval("total = 0\nfor r in records:\n    total += r\naction = {'total': total}",
+              context, mode='exec', nocopy=True)
+    assert context['action'] == {'total': 3}
+
+
+@pytest.mark.parametrize('expr, error', [
+    ("__import__('os')", NameError),        # dunder names are refused before evaluation
+    ("().__class__.__bases__", NameError),
+    ("open('/etc/passwd')", ValueError),    # not among safe_eval's builtins
+])
+def test_safe_eval_still_refuses_unsafe_code(expr, error):
+    with pytest.raises(error):
+        safe_eval(expr, {})
+
+
+def test_qweb_renders_a_template():
+    template = etree.fromstring(
+        '<div t-name="t"><t t-set="label">Total</t>'
+        '<span t-foreach="items" t-as="item" t-att-class="item_first and \'first\' or None">'
+        '<t t-esc="item"/></span>'
+        '<b t-if="flag is None">none</b><i t-else="">set</i><t t-esc="label"/></div>')
+    html = QWeb().render(template, {'items': ['a', 'b'], 'flag': None})
+    assert html == (b'<div><span class="first">a</span><span>b</span><b>none</b>Total</div>'
+                    if isinstance(html, bytes) else
+                    '<div><span class="first">a</span><span>b</span><b>none</b>Total</div>')
