@@ -61,6 +61,7 @@ ensure_postgres() {
     PGPORT=${PGPORT:-5432}
     if ! pg_answers; then
         # No server there: run a private cluster under var/pgdata (PostgreSQL refuses to run as root).
+        ASKED="$PGHOST:$PGPORT"
         PGHOST=$VAR/pgsock
         PGPORT=54329
         if ! pg_answers; then
@@ -88,7 +89,7 @@ start_private_postgres() {
     mkdir -p "$VAR/pgsock"
     chown "$owner" "$VAR/pgsock"
     if [ ! -f "$VAR/pgdata/PG_VERSION" ]; then
-        say "private PostgreSQL cluster in var/pgdata (no server answered on 127.0.0.1:5432)"
+        say "private PostgreSQL cluster in var/pgdata (no server answered on $ASKED)"
         mkdir -p "$VAR/pgdata"
         chown "$owner" "$VAR/pgdata"
         as_owner "$bin/initdb" -D "$VAR/pgdata" -U postgres -A trust >/dev/null
