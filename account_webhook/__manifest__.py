@@ -11,6 +11,11 @@
     'external_dependencies': {'python': ['requests']},
     'data': [
         'security/ir.model.access.csv',
+        'security/webhook_security.xml',
+        'views/assets.xml',
+        'views/webhook_callback_views.xml',
+        'views/webhook_delivery_views.xml',
+        'views/webhook_menus.xml',
     ],
     'installable': True,
     'application': False,

@@ -1,0 +1,268 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import json
+import re
+from random import SystemRandom
+from urllib.parse import urlsplit
+
+from odoo import _, api, fields, models, tools
+from odoo.exceptions import ValidationError
+from odoo.tools.misc import OrderedSet
+
+from .. import payload
+
+KEY_LENGTH = 40
+KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
+KEY_PATTERN = re.compile(r'^[A-Za-z0-9]{%d}$' % KEY_LENGTH)
+
+
+def generate_key():
+    """40 characters of [A-Za-z0-9] from the operating system's cryptographic RNG."""
+    rng = SystemRandom()
+    return ''.join(rng.choice(KEY_ALPHABET) for _i in range(KEY_LENGTH))
+
+
+class WebhookCallback(models.Model):
+    _name = 'webhook.callback'
+    _description = 'Callback'
+    _order = 'name, id'
+
+    name = fields.Char(string='Name', required=True)
+    key = fields.Char(
+        string='Unique key', required=True, copy=False, default=lambda self: generate_key(),
+        groups='base.group_system',
+        help='Secret that identifies the callback; each POST is signed with it (Standard Webhooks). '
+             'It is never sent.')
+    action = fields.Selection(
+        [('create', 'Create'), ('update', 'Update'), ('delete', 'Delete')],
+        string='Callback action', required=True, default='update',
+        help='The operation on a record that sends a notification to the external system.')
+    model_id = fields.Many2one(
+        'ir.model', string='Record model name', required=True, ondelete='cascade',
+        domain=lambda self: [('model', 'in', self._supported_models())],
+        help='The kind of record this callback reports on, e.g. Invoice.')
+    model = fields.Char(string='Model', related='model_id.model', store=True, readonly=True, index=True)
+    field_ids = fields.Many2many(
+        'ir.model.fields', 'webhook_callback_field_rel', 'callback_id', 'field_id', string='Fields',
+        domain="[('model_id', '=', model_id), ('store', '=', True), ('ttype', 'not in', ['binary'])]",
+        help='Fields sent in "values"; an update callback fires only when one of them changes.')
+    url = fields.Char(string='Callback URL', required=True,
+                      help='Where the notification is POSTed (http or https).')
+    active = fields.Boolean(string='Active', default=True)
+    inactive_reason = fields.Char(string='Deactivated because', readonly=True, copy=False)
+    company_id = fields.Many2one('res.company', string='Company', required=True,
+                                 default=lambda self: self.env.user.company_id)
+    rate_limit = fields.Integer(
+        string='Max calls per minute', default=0,
+        help='Deliveries beyond this many per 60 seconds wait their turn; 0 means no limit.')
+    revision = fields.Integer(string='Revision', default=1, readonly=True, copy=False)
+    revision_info = fields.Char(string='Revision history', compute='_compute_revision_info')
+    sample_payload = fields.Text(
+        string='Sample payload structure', compute='_compute_sample_payload',
+        help='Exactly what this callback sends, shown for the latest record of the model.')
+    delivery_ids = fields.One2many('webhook.delivery', 'callback_id', string='Deliveries')
+    delivery_count = fields.Integer(string='Related records', compute='_compute_delivery_count')
+
+    _sql_constraints = [
+        ('key_unique', 'unique(key)', 'Unique key: another callback already uses this key.'),
+    ]
+
+    # -- models that can send callbacks ------------------------------------------------------
+
+    @api.model
+    def _supported_models(self):
+        """Names of the models that inherit the capture mixin (webhook.mixin)."""
+        return sorted(name for name, model in self.env.registry.items()
+                      if getattr(model, '_webhook_capable', False) and not model._abstract)
+
+    # -- computes ------------------------------------------------------------------------
+
+    @api.depends('revision', 'create_date', 'write_date')
+    def _compute_revision_info(self):
+        for callback in self:
+            if not callback.create_date:
+                callback.revision_info = False
+                continue
+            callback.revision_info = _('Revision #%s · Created %s UTC by %s · Updated %s UTC by %s') % (
+                callback.revision, callback.create_date, callback.create_uid.name,
+                callback.write_date, callback.write_uid.name)
+
+    @api.depends('action', 'model_id', 'field_ids')
+    def _compute_sample_payload(self):
+        for callback in self:
+            if not callback.model_id or callback.model_id.model not in self.env.registry:
+                callback.sample_payload = False
+                continue
+            records = self.env[callback.model_id.model]
+            record = records.search(callback._company_domain(records), order='id desc', limit=1) \
+                or records.new({})
+            names = [f.name for f in callback.field_ids if f.name in records._fields]
+            body = payload.dumps(
+                callback.model_id.model, callback.action, record.id or None,
+                payload.record_values(record, names),
+                payload.new_event_id(), payload.utc_timestamp(),
+                changed=names if callback.action == 'update' else None)
+            callback.sample_payload = json.dumps(json.loads(body, object_pairs_hook=payload.OrderedDict),
+                                                 indent=2, ensure_ascii=False)
+
+    def _company_domain(self, records):
+        if 'company_id' not in records._fields:
+            return []
+        return ['|', ('company_id', '=', False), ('company_id', '=', self.company_id.id)]
+
+    def _compute_delivery_count(self):
+        counts = {}
+        if self.ids:
+            groups = self.env['webhook.delivery'].read_group(
+                [('callback_id', 'in', self.ids)], ['callback_id'], ['callback_id'])
+            counts = {g['callback_id'][0]: g['callback_id_count'] for g in groups}
+        for callback in self:
+            callback.delivery_count = counts.get(callback.id, 0)
+
+    # -- validation ----------------------------------------------------------------------
+
+    @api.constrains('key')
+    def _check_key(self):
+        for callback in self.sudo():
+            if not KEY_PATTERN.match(callback.key or ''):
+                raise ValidationError(_('Unique key: it must be %s letters (A-Z, a-z) or digits.') % KEY_LENGTH)
+            if self.sudo().search_count([('key', '=', callback.key), ('id', '!=', callback.id)]):
+                raise ValidationError(_('Unique key: another callback already uses this key.'))
+
+    def _unsupported_model(self, model_name):
+        return ValidationError(_('Record model name: %s cannot send callbacks. Supported: %s.') % (
+            model_name, ', '.join(self._supported_models())))
+
+    @api.constrains('model_id')
+    def _check_model_id(self):
+        supported = self._supported_models()
+        for callback in self:
+            if callback.model_id.model not in supported:
+                raise self._unsupported_model(callback.model_id.model)
+
+    @api.constrains('model_id', 'field_ids', 'action')
+    def _check_field_ids(self):
+        for callback in self:
+            for field in callback.field_ids:
+                if field.model_id != callback.model_id:
+                    raise ValidationError(_('Fields: %s is not a field of %s.') % (field.name, callback.model_id.model))
+                if field.ttype in payload.UNTRACKABLE_TYPES or not field.store:
+                    raise ValidationError(_('Fields: %s cannot be tracked (binary or not stored).') % field.name)
+            if callback.action == 'update' and not callback.field_ids:
+                raise ValidationError(_('Fields: an update callback needs at least one field to track.'))
+
+    @api.constrains('url')
+    def _check_url(self):
+        for callback in self:
+            url = callback.url or ''
+            if not url.strip():
+                raise ValidationError(_('Callback URL: it is empty.'))
+            try:
+                parts = urlsplit(url)
+                parts.port  # noqa: B018 (raises ValueError on a malformed port)
+            except ValueError:
+                raise ValidationError(_('Callback URL: %s is not a valid URL.') % url) from None
+            if parts.scheme not in ('http', 'https') or url != url.strip() or ' ' in url:
+                raise ValidationError(_('Callback URL: %s must start with http:// or https://.') % url)
+            if not parts.hostname:
+                raise ValidationError(_('Callback URL: %s has no host.') % url)
+
+    # -- XML-RPC convenience: names instead of ids ------------------------------------------
+
+    @api.model
+    def _resolve_names(self, vals, current_model=None):
+        """Turn ``model`` (a model name) and ``field_names`` (field names) into ids."""
+        vals = dict(vals)
+        model_name = vals.pop('model', None)
+        field_names = vals.pop('field_names', None)
+        if model_name is not None:
+            ir_model = self.env['ir.model'].sudo().search([('model', '=', model_name)])
+            if not ir_model or model_name not in self._supported_models():
+                raise self._unsupported_model(model_name)
+            vals['model_id'] = ir_model.id
+        if field_names is not None:
+            if vals.get('model_id'):
+                model_name = self.env['ir.model'].sudo().browse(vals['model_id']).model
+            else:
+                model_name = current_model
+            if not model_name:
+                raise ValidationError(_('Fields: give the record model together with field names.'))
+            names = list(OrderedSet(field_names))
+            found = self.env['ir.model.fields'].sudo().search([('model', '=', model_name), ('name', 'in', names)])
+            missing = sorted(set(names) - set(found.mapped('name')))
+            if missing:
+                raise ValidationError(_('Fields: %s is not a field of %s.') % (', '.join(missing), model_name))
+            vals['field_ids'] = [(6, 0, found.ids)]
+        return vals
+
+    # -- ORM -----------------------------------------------------------------------------
+
+    @api.model
+    def create(self, vals):
+        callback = super(WebhookCallback, self).create(self._resolve_names(vals))
+        self.clear_caches()  # the capture's lookup of active callbacks (see webhook.mixin)
+        return callback
+
+    @api.multi
+    def write(self, vals):
+        vals = dict(vals)
+        vals.pop('revision', None)
+        if 'model' in vals or 'field_names' in vals:
+            models_now = set(self.mapped('model'))
+            vals = self._resolve_names(vals, current_model=models_now.pop() if len(models_now) == 1 else None)
+        if vals.get('active'):
+            vals.setdefault('inactive_reason', False)
+        result = super(WebhookCallback, self).write(vals)
+        if self.ids:
+            self.env.cr.execute('UPDATE webhook_callback SET revision = revision + 1 WHERE id IN %s',
+                                (tuple(self.ids),))
+            self.invalidate_cache(['revision'], self.ids)
+        self.clear_caches()
+        return result
+
+    @api.multi
+    def unlink(self):
+        result = super(WebhookCallback, self).unlink()
+        self.clear_caches()
+        return result
+
+    @api.multi
+    def copy(self, default=None):
+        default = dict(default or {}, name=_('%s (copy)') % self.name)
+        return super(WebhookCallback, self).copy(default)
+
+    # -- the capture's lookup ------------------------------------------------------------
+
+    @api.model
+    @tools.ormcache('model_name')
+    def _active_callbacks(self, model_name):
+        """Active callbacks of a model as plain tuples ``(id, action, company_id, field names)``.
+
+        Cached per registry, cleared whenever a callback changes: a write on a model with no
+        callback costs no query.
+        """
+        self.env.cr.execute("""
+            SELECT c.id, c.action, c.company_id,
+                   COALESCE(array_agg(f.name ORDER BY f.name) FILTER (WHERE f.name IS NOT NULL), '{}')
+              FROM webhook_callback c
+              LEFT JOIN webhook_callback_field_rel r ON r.callback_id = c.id
+              LEFT JOIN ir_model_fields f ON f.id = r.field_id
+             WHERE c.active AND c.model = %s
+             GROUP BY c.id ORDER BY c.id""", (model_name,))
+        return tuple((row[0], row[1], row[2], tuple(row[3])) for row in self.env.cr.fetchall())
+
+    # -- actions ---------------------------------------------------------------------------
+
+    @api.multi
+    def action_regenerate_key(self):
+        for callback in self:
+            callback.key = generate_key()
+        return True
+
+    @api.multi
+    def action_view_deliveries(self):
+        self.ensure_one()
+        action = self.env.ref('account_webhook.webhook_delivery_action').read()[0]
+        action['domain'] = [('callback_id', '=', self.id)]
+        action['context'] = {'default_callback_id': self.id}
+        return action

@@ -1,0 +1,20 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo import fields, models
+
+
+class WebhookDeliveryAttempt(models.Model):
+    """One row per HTTP attempt of a delivery: what happened, for the administrator."""
+    _name = 'webhook.delivery.attempt'
+    _description = 'Callback delivery attempt'
+    _order = 'id desc'
+
+    delivery_id = fields.Many2one('webhook.delivery', string='Delivery', required=True, index=True,
+                                  ondelete='cascade', readonly=True)
+    callback_id = fields.Many2one(related='delivery_id.callback_id', string='Callback', store=True, readonly=True)
+    attempted_at = fields.Datetime(string='Time', required=True, readonly=True, default=fields.Datetime.now)
+    status_code = fields.Integer(string='Status code', readonly=True)
+    duration_ms = fields.Integer(string='Duration (ms)', readonly=True)
+    response_excerpt = fields.Text(string='Response', readonly=True)
+    error = fields.Text(string='Error', readonly=True)
+    success = fields.Boolean(string='Delivered', readonly=True)

@@ -1,0 +1,268 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Change capture: create / write / unlink of callback-capable models write outbox rows.
+
+A model becomes callback-capable by inheriting ``webhook.mixin``; a model whose
+records belong to another one (invoice lines to their invoice) inherits it with
+``_webhook_capable = False`` and ``_webhook_parent_field = 'invoice_id'``, so that
+changing a line counts as an update of the invoice.
+
+How it works, per database transaction (state kept on the cursor, dropped on
+commit or rollback):
+
+- the first time a record is touched, the values of the fields that update
+  callbacks track are snapshotted (the values as they were before the transaction);
+- operations mark records dirty; nested operations (Odoo's flows write several
+  times) only mark, and the outermost captured operation flushes once when it
+  returns: final values are serialized and compared with the snapshot;
+- a flush writes one outbox row per (callback, record) with a single multi-row
+  ``INSERT ... ON CONFLICT (event_id) DO UPDATE``: a second flush in the same
+  transaction updates the row it wrote instead of adding one, so a transaction
+  yields one event per callback and record, with its final values;
+- net effect: create then update is one ``create``; create then delete is nothing;
+  update then delete is one ``delete``; a value changed and changed back is nothing.
+
+Nothing is sent from here: the rows commit or roll back with the change.
+The context key ``account_webhook_no_trigger`` or the system parameter
+``account_webhook.capture_disabled`` switch capture off.
+"""
+import datetime
+
+from odoo import api, models
+
+from .. import payload
+
+NO_TRIGGER_KEY = 'account_webhook_no_trigger'
+DISABLED_PARAM = 'account_webhook.capture_disabled'
+
+
+class _Transaction(object):
+    """What the capture remembers until the current transaction ends."""
+
+    def __init__(self):
+        self.depth = 0           # nesting of captured operations
+        self.before = {}         # (model, id) -> {field: value} as before the transaction
+        self.created = set()     # (model, id) created in this transaction
+        self.dirty = {}          # model -> set of ids to look at on flush
+        self.deletes = []        # outbox rows of records deleted in this transaction
+        self.superseded = []     # event ids of rows that a later deletion made pointless
+        self.events = {}         # (callback id, record id) -> [event id, payload values]
+
+
+def _transaction(cr):
+    tx = cr.__dict__.get('_webhook_tx')
+    if tx is None:
+        tx = cr._webhook_tx = _Transaction()
+
+        def reset():
+            cr._webhook_tx = None
+        cr.after('commit', reset)
+        cr.after('rollback', reset)
+    return tx
+
+
+class WebhookMixin(models.AbstractModel):
+    _name = 'webhook.mixin'
+    _description = 'Callback-capable model'
+
+    # Records of this model can be a callback's record model.
+    _webhook_capable = True
+    # Name of a many2one: changing these records is an update of that record.
+    _webhook_parent_field = None
+
+    # -- which callbacks apply -------------------------------------------------------------
+
+    def _webhook_callbacks(self):
+        """Active callbacks of this model, or () when capture is off (no query when cached)."""
+        if not self._webhook_capable or self.env.context.get(NO_TRIGGER_KEY):
+            return ()
+        callbacks = self.env['webhook.callback'].sudo()._active_callbacks(self._name)
+        if callbacks and self.env['ir.config_parameter'].sudo().get_param(DISABLED_PARAM, '') \
+                not in ('', '0', 'False', 'false'):
+            return ()
+        return callbacks
+
+    def _webhook_parent_model(self):
+        """The parent model when it has callbacks (see _webhook_parent_field), else None."""
+        field = self._webhook_parent_field
+        if not field or self.env.context.get(NO_TRIGGER_KEY):
+            return None
+        parent_model = self.env[self._fields[field].comodel_name]
+        return parent_model if parent_model._webhook_callbacks() else None
+
+    def _webhook_parents(self):
+        parent_model = self._webhook_parent_model()
+        return None if parent_model is None else self.sudo().mapped(self._webhook_parent_field)
+
+    @staticmethod
+    def _webhook_sees(callback, record):
+        """A callback sees the records of its company and those without a company."""
+        company = record['company_id'].id if 'company_id' in record._fields else False
+        return not company or company == callback[2]
+
+    # -- snapshot, mark, flush -------------------------------------------------------------
+
+    def _webhook_touch(self, tx):
+        """Snapshot (first touch only) and mark ``self`` dirty."""
+        callbacks = self._webhook_callbacks()
+        if not callbacks:
+            return
+        tracked = sorted({name for cb in callbacks if cb[1] == 'update' for name in cb[3]})
+        for record in self.sudo():
+            key = (self._name, record.id)
+            if key not in tx.before and key not in tx.created:
+                tx.before[key] = payload.record_values(record, tracked)
+        tx.dirty.setdefault(self._name, set()).update(self.ids)
+
+    def _webhook_flush(self, tx):
+        rows, stale = [], tx.superseded
+        tx.superseded = []
+        for model_name, ids in sorted(tx.dirty.items()):
+            records = self.env[model_name].sudo().browse(sorted(ids)).exists()
+            self._webhook_changes(tx, records, rows, stale)
+        tx.dirty = {}
+        rows += tx.deletes
+        tx.deletes = []
+        self._webhook_store(rows, stale)
+
+    def _webhook_changes(self, tx, records, rows, stale):
+        callbacks = records._webhook_callbacks()
+        if not callbacks:
+            return
+        fields = sorted({name for cb in callbacks for name in cb[3]})
+        timestamp = payload.utc_timestamp()
+        for record in records:
+            key = (record._name, record.id)
+            created = key in tx.created
+            now = payload.record_values(record, fields)
+            for cb in callbacks:
+                if not self._webhook_sees(cb, record):
+                    continue
+                values = payload.OrderedDict((name, now[name]) for name in cb[3])
+                if cb[1] == 'create' and created:
+                    self._webhook_row(tx, rows, cb, record, 'create', values, timestamp)
+                elif cb[1] == 'update' and not created:
+                    before = tx.before.get(key, {})
+                    changed = [name for name in cb[3] if name in before and before[name] != now[name]]
+                    if changed:
+                        self._webhook_row(tx, rows, cb, record, 'update', values, timestamp, changed)
+                    elif (cb[0], record.id) in tx.events:
+                        stale.append(tx.events.pop((cb[0], record.id))[0])
+
+    @staticmethod
+    def _webhook_row(tx, rows, cb, record, operation, values, timestamp, changed=None):
+        event = tx.events.get((cb[0], record.id))
+        if event and event[1] == (values, changed):
+            return  # already written with these values in this transaction
+        event_id = event[0] if event else payload.new_event_id()
+        tx.events[(cb[0], record.id)] = [event_id, (values, changed)]
+        rows.append((cb[0], event_id, record._name, record.id, operation,
+                     payload.dumps(record._name, operation, record.id, values, event_id, timestamp, changed)))
+
+    def _webhook_store(self, rows, stale):
+        cr = self.env.cr
+        if stale:
+            cr.execute("DELETE FROM webhook_delivery WHERE event_id IN %s AND state = 'pending'", (tuple(stale),))
+        if not rows:
+            return
+        now = datetime.datetime.utcnow()
+        uid = self.env.uid
+        values = ','.join(
+            cr.mogrify("(%s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s)",
+                       row + (now, uid, now, uid, now)).decode('utf-8')
+            for row in rows)
+        cr.execute(
+            "INSERT INTO webhook_delivery (callback_id, event_id, res_model, res_id, operation, payload, state,"
+            " next_attempt_at, create_uid, create_date, write_uid, write_date) VALUES " + values +
+            " ON CONFLICT (event_id) DO UPDATE SET payload = EXCLUDED.payload, write_date = EXCLUDED.write_date")
+
+    def _webhook_delete_rows(self, tx):
+        """Outbox rows for deleting ``self``, with the values read before the deletion.
+
+        Also the keys of ``tx.events`` that the deletion supersedes: what this transaction
+        already wrote for these records is dropped once the deletion succeeded.
+        """
+        callbacks = self._webhook_callbacks()
+        rows, superseded = [], []
+        timestamp = payload.utc_timestamp()
+        for record in self.sudo():
+            superseded += [(cb[0], record.id) for cb in callbacks if (cb[0], record.id) in tx.events]
+            if (self._name, record.id) in tx.created:
+                continue  # created and deleted in one transaction: nothing happened outside
+            for cb in callbacks:
+                if cb[1] == 'delete' and self._webhook_sees(cb, record):
+                    values = payload.record_values(record, cb[3])
+                    event_id = payload.new_event_id()
+                    rows.append((cb[0], event_id, record._name, record.id, 'delete',
+                                 payload.dumps(record._name, 'delete', record.id, values, event_id, timestamp)))
+        return rows, superseded
+
+    # -- ORM overrides ----------------------------------------------------------------------
+
+    def _webhook_begin(self):
+        tx = _transaction(self.env.cr)
+        tx.depth += 1
+        return tx
+
+    def _webhook_end(self, tx, success):
+        tx.depth -= 1
+        if tx.depth == 0 and success:
+            self._webhook_flush(tx)
+
+    @api.model
+    def create(self, vals):
+        parent_model = self._webhook_parent_model()
+        if parent_model is None and not self._webhook_callbacks():
+            return super(WebhookMixin, self).create(vals)
+        tx = self._webhook_begin()
+        success = False
+        try:
+            if parent_model is not None and vals.get(self._webhook_parent_field):
+                parent_model.browse(vals[self._webhook_parent_field])._webhook_touch(tx)
+            record = super(WebhookMixin, self).create(vals)
+            if self._webhook_capable:
+                tx.created.add((self._name, record.id))
+                record._webhook_touch(tx)
+            success = True
+        finally:
+            self._webhook_end(tx, success)
+        return record
+
+    @api.multi
+    def write(self, vals):
+        parents = self._webhook_parents()
+        if not self or (parents is None and not self._webhook_callbacks()):
+            return super(WebhookMixin, self).write(vals)
+        tx = self._webhook_begin()
+        success = False
+        try:
+            self._webhook_touch(tx)
+            if parents is not None:
+                parents._webhook_touch(tx)
+            result = super(WebhookMixin, self).write(vals)
+            moved_to = self._webhook_parents() if self._webhook_parent_field in vals else None
+            if moved_to is not None:
+                moved_to._webhook_touch(tx)
+            success = True
+        finally:
+            self._webhook_end(tx, success)
+        return result
+
+    @api.multi
+    def unlink(self):
+        parents = self._webhook_parents()
+        if not self or (parents is None and not self._webhook_callbacks()):
+            return super(WebhookMixin, self).unlink()
+        tx = self._webhook_begin()
+        success = False
+        try:
+            if parents is not None:
+                parents._webhook_touch(tx)
+            rows, superseded = self._webhook_delete_rows(tx)
+            result = super(WebhookMixin, self).unlink()
+            tx.deletes.extend(rows)
+            tx.superseded.extend(tx.events.pop(key)[0] for key in superseded)
+            success = True
+        finally:
+            self._webhook_end(tx, success)
+        return result
