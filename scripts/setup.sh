@@ -145,17 +145,20 @@ drop_db() {
 }
 
 BASE_MODULES=account,l10n_generic_coa
+# The first is the default (Odoo sets it at base install); the callbacks form is also checked in Lithuanian.
+LANGUAGES=en_US,lt_LT
 
 ensure_template() {
     # Odoo with account and a chart of accounts, no demo data: cached, keyed on the Odoo requirements.
     TEMPLATE_DB=awh_base_$(cat "$ROOT/requirements/odoo.txt" "$ROOT/requirements/base.txt" "$ROOT/odoo_compat/__init__.py" \
-        | { cat; echo "$BASE_MODULES"; } | sha256sum | cut -c1-10)
+        | { cat; echo "$BASE_MODULES $LANGUAGES"; } | sha256sum | cut -c1-10)
     db_exists "$TEMPLATE_DB" && return 0
     say "base database $TEMPLATE_DB: Odoo with $BASE_MODULES (cached for later test runs)"
     for old in $(sql -d postgres -c "SELECT datname FROM pg_database WHERE datname LIKE 'awh\_base\_%'"); do
         drop_db "$old"
     done
-    if ! odoo_cmd -d "$TEMPLATE_DB" -i "$BASE_MODULES" --without-demo=all --stop-after-init; then
+    if ! odoo_cmd -d "$TEMPLATE_DB" -i "$BASE_MODULES" --load-language="$LANGUAGES" --without-demo=all \
+            --stop-after-init; then
         drop_db "$TEMPLATE_DB"
         return 1
     fi
@@ -177,7 +180,7 @@ ensure_run_db() {
     addon_installed "$db" && return 0
     drop_db "$db" # a half-made database from an interrupted first run
     say "database $db: Odoo with account_webhook, $BASE_MODULES and demo data (first time: about a minute)"
-    odoo_cmd -d "$db" -i "account_webhook,$BASE_MODULES" --stop-after-init
+    odoo_cmd -d "$db" -i "account_webhook,$BASE_MODULES" --load-language="$LANGUAGES" --stop-after-init
     addon_installed "$db"
 }
 

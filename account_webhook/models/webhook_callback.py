@@ -108,7 +108,8 @@ class WebhookCallback(models.Model):
     def _company_domain(self, records):
         if 'company_id' not in records._fields:
             return []
-        return ['|', ('company_id', '=', False), ('company_id', '=', self.company_id.id)]
+        company = self.company_id or self.env.user.company_id
+        return ['|', ('company_id', '=', False), ('company_id', '=', company.id)]
 
     def _compute_delivery_count(self):
         counts = {}
@@ -121,13 +122,13 @@ class WebhookCallback(models.Model):
 
     # -- validation ----------------------------------------------------------------------
 
-    @api.constrains('key')
-    def _check_key(self):
-        for callback in self.sudo():
-            if not KEY_PATTERN.match(callback.key or ''):
-                raise ValidationError(_('Unique key: it must be %s letters (A-Z, a-z) or digits.') % KEY_LENGTH)
-            if self.sudo().search_count([('key', '=', callback.key), ('id', '!=', callback.id)]):
-                raise ValidationError(_('Unique key: another callback already uses this key.'))
+    def _check_key_value(self, key):
+        """Checked before saving: the database's unique index would only say IntegrityError."""
+        if not KEY_PATTERN.match(key or ''):
+            raise ValidationError(_('Unique key: it must be %s letters (A-Z, a-z) or digits.') % KEY_LENGTH)
+        others = self.sudo().with_context(active_test=False).search([('key', '=', key), ('id', 'not in', self.ids)])
+        if others:
+            raise ValidationError(_('Unique key: another callback already uses this key.'))
 
     def _unsupported_model(self, model_name):
         return ValidationError(_('Record model name: %s cannot send callbacks. Supported: %s.') % (
@@ -199,6 +200,8 @@ class WebhookCallback(models.Model):
 
     @api.model
     def create(self, vals):
+        if 'key' in vals:
+            self._check_key_value(vals['key'])
         callback = super(WebhookCallback, self).create(self._resolve_names(vals))
         self.clear_caches()  # the capture's lookup of active callbacks (see webhook.mixin)
         return callback
@@ -207,6 +210,8 @@ class WebhookCallback(models.Model):
     def write(self, vals):
         vals = dict(vals)
         vals.pop('revision', None)
+        if 'key' in vals:
+            self._check_key_value(vals['key'])
         if 'model' in vals or 'field_names' in vals:
             models_now = set(self.mapped('model'))
             vals = self._resolve_names(vals, current_model=models_now.pop() if len(models_now) == 1 else None)
@@ -256,7 +261,7 @@ class WebhookCallback(models.Model):
     @api.multi
     def action_regenerate_key(self):
         for callback in self:
-            callback.key = generate_key()
+            callback.write({'key': generate_key()})
         return True
 
     @api.multi

@@ -1,0 +1,55 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+from odoo.tests.common import SavepointCase
+
+
+class WebhookCase(SavepointCase):
+    """Fixtures built here, not taken from demo data: users of each kind, a second company,
+    and helpers to make callbacks, contacts and invoices."""
+
+    @classmethod
+    def setUpClass(cls):
+        super(WebhookCase, cls).setUpClass()
+        cls.Callback = cls.env['webhook.callback']
+        cls.Delivery = cls.env['webhook.delivery']
+        cls.company = cls.env.ref('base.main_company')
+        cls.other_company = cls.env['res.company'].create({'name': 'Other Company (test)'})
+        Users = cls.env['res.users'].with_context(no_reset_password=True)
+        cls.settings_admin = Users.create({
+            'name': 'Settings Admin', 'login': 'webhook_settings_admin',
+            'groups_id': [(6, 0, [cls.env.ref('base.group_system').id, cls.env.ref('base.group_user').id])]})
+        cls.other_admin = Users.create({
+            'name': 'Other Company Admin', 'login': 'webhook_other_admin',
+            'company_id': cls.other_company.id, 'company_ids': [(6, 0, [cls.other_company.id])],
+            'groups_id': [(6, 0, [cls.env.ref('base.group_system').id, cls.env.ref('base.group_user').id])]})
+        cls.accountant = Users.create({
+            'name': 'Accountant', 'login': 'webhook_accountant',
+            'groups_id': [(6, 0, [cls.env.ref('account.group_account_invoice').id])]})
+        cls.portal_user = Users.create({
+            'name': 'Portal', 'login': 'webhook_portal',
+            'groups_id': [(6, 0, [cls.env.ref('base.group_portal').id])]})
+
+    @classmethod
+    def make_callback(cls, model='res.partner', action='update', fields=('email',), **vals):
+        values = dict(name='%s %s' % (model, action), model=model, action=action,
+                      field_names=list(fields), url='https://receiver.example.com/hook')
+        values.update(vals)
+        return cls.Callback.create(values)
+
+    @classmethod
+    def make_invoice(cls, lines=(('Consulting', 2, 150.0),), partner=None, env=None):
+        env = env or cls.env
+        receivable = env['account.account'].search(
+            [('user_type_id', '=', env.ref('account.data_account_type_receivable').id),
+             ('company_id', '=', cls.company.id)], limit=1)
+        income = env['account.account'].search(
+            [('user_type_id', '=', env.ref('account.data_account_type_revenue').id),
+             ('company_id', '=', cls.company.id)], limit=1)
+        partner = partner or env['res.partner'].create({'name': 'Invoice Customer'})
+        return env['account.invoice'].create({
+            'partner_id': partner.id, 'account_id': receivable.id, 'type': 'out_invoice',
+            'invoice_line_ids': [(0, 0, {'name': name, 'quantity': qty, 'price_unit': price,
+                                         'account_id': income.id}) for name, qty, price in lines]})
+
+    def deliveries(self, callback):
+        return self.Delivery.search([('callback_id', '=', callback.id)], order='id')
