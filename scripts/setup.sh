@@ -144,7 +144,7 @@ drop_db() {
     rm -rf "$VAR/data/filestore/$1"
 }
 
-BASE_MODULES=account,l10n_generic_coa
+BASE_MODULES=account_invoicing,l10n_generic_coa  # the Invoicing app (account + its menus), a chart
 # The first is the default (Odoo sets it at base install); the callbacks form is also checked in Lithuanian.
 LANGUAGES=en_US,lt_LT
 

@@ -98,6 +98,37 @@ def login(page, base_url, login_name='admin', password='admin'):
     page.fill('input[name=login]', login_name)
     page.fill('input[name=password]', password)
     page.click('button[type=submit]')
-    # Odoo 11 shows the application menu once the web client has loaded the user's menus
-    page.wait_for_selector('#oe_main_menu_navbar .oe_application_menu_placeholder', state='visible',
-                           timeout=60000)
+    # the web client has started and shown its first action (Discuss for a new user)
+    page.wait_for_selector('.o_web_client .o_main_content .o_control_panel', state='visible', timeout=60000)
+
+
+class Rpc(object):
+    """An integrator's XML-RPC client: xmlrpc.client only."""
+
+    def __init__(self, url, db, login, password):
+        import xmlrpc.client
+        self.db, self.password = db, password
+        self.uid = xmlrpc.client.ServerProxy(url + '/xmlrpc/2/common').authenticate(db, login, password, {})
+        assert self.uid, 'XML-RPC login failed for %s' % login
+        self.models = xmlrpc.client.ServerProxy(url + '/xmlrpc/2/object', allow_none=True)
+
+    def __call__(self, model, method, *args, **kwargs):
+        return self.models.execute_kw(self.db, self.uid, self.password, model, method, list(args), kwargs)
+
+    def ref(self, xmlid):
+        return self('ir.model.data', 'xmlid_to_res_id', xmlid)
+
+
+@pytest.fixture(scope='session')
+def admin_rpc(odoo_server):
+    return Rpc(odoo_server.url, odoo_server.database, 'admin', 'admin')
+
+
+@pytest.fixture(scope='session')
+def accountant_rpc(odoo_server, admin_rpc):
+    """A user of the Invoicing app (account.group_account_invoice), not a Settings administrator."""
+    login = 'accountant-%d' % odoo_server.port
+    admin_rpc('res.users', 'create', {
+        'name': 'Accountant', 'login': login, 'password': 'accountant',
+        'groups_id': [(6, 0, [admin_rpc.ref('account.group_account_invoice')])]})
+    return Rpc(odoo_server.url, odoo_server.database, login, 'accountant')

@@ -1,0 +1,99 @@
+"""The callbacks form in a real browser, as the seed shows it, in English and Lithuanian."""
+import json
+import re
+
+from .conftest import login
+
+MENU = 'a[data-menu-xmlid="account_webhook.webhook_callback_menu"]'
+
+
+def open_callbacks(page, base_url):
+    login(page, base_url)
+    page.click('a[data-menu-xmlid="base.menu_administration"]')
+    page.click(MENU)
+    page.wait_for_selector('.o_list_button_add')
+
+
+def pick(page, field, text):
+    """Type into a many2one / many2many_tags field and pick the matching suggestion."""
+    field_input = page.locator('.o_field_widget[name=%s] input' % field)
+    field_input.fill(text)
+    page.locator('.ui-autocomplete:visible li a', has_text=re.compile('^%s$' % re.escape(text))).first.click()
+
+
+def form_labels(page):
+    return [t.strip() for t in page.locator('.o_form_view .o_form_label').all_inner_texts()]
+
+
+def test_admin_creates_a_callback_in_the_form(odoo_server, page, admin_rpc):
+    open_callbacks(page, odoo_server.url)
+    page.click('.o_list_button_add')
+    page.wait_for_selector('.o_form_editable')
+    page.fill('.o_field_widget[name=name]', 'Invoice callback (browser)')
+    page.select_option('select.o_field_widget[name=action]', label='Create')
+    pick(page, 'model_id', 'Invoice')
+    pick(page, 'field_ids', 'partner_id')
+    page.wait_for_function(
+        "document.querySelector('.o_field_widget[name=sample_payload]').innerText.includes('partner_id')")
+    sample_before = page.inner_text('.o_field_widget[name=sample_payload]')
+    pick(page, 'field_ids', 'state')
+    page.wait_for_function(
+        "document.querySelector('.o_field_widget[name=sample_payload]').innerText.includes('\"state\"')")
+    sample = json.loads(page.inner_text('.o_field_widget[name=sample_payload]'))
+    assert '"state"' not in sample_before
+    assert (sample['object'], sample['operation']) == ('account.invoice', 'create')
+    assert sorted(sample['values']) == ['partner_id', 'state']
+    page.fill('.o_field_widget[name=url]', 'https://erp.example.com/hooks')
+    page.click('.o_form_button_save')
+    page.wait_for_selector('.o_form_readonly')
+
+    assert form_labels(page)[:6] == ['Name', 'Unique key', 'Callback action', 'Record model name', 'Fields',
+                                     'Callback URL']
+    assert page.locator('.o_field_widget[name=field_ids] .badge').all_inner_texts() == ['partner_id', 'state']
+    assert 'Related records' in page.inner_text('.oe_button_box')
+    assert 'Active' in page.inner_text('.oe_button_box')
+    assert 'Sample payload structure' in page.inner_text('.o_form_view')
+    assert page.inner_text('.o_field_widget[name=revision_info]').startswith('Revision #1 · Created ')
+    assert page.js_errors == []
+    [saved] = admin_rpc('webhook.callback', 'search_read', [['name', '=', 'Invoice callback (browser)']],
+                        fields=['model', 'action', 'url'])
+    assert (saved['model'], saved['action'], saved['url']) == \
+        ('account.invoice', 'create', 'https://erp.example.com/hooks')
+
+
+def test_form_reads_as_the_seed_in_lithuanian(odoo_server, page, admin_rpc):
+    callback_id = admin_rpc('webhook.callback', 'create', {
+        'name': 'Sąskaitos faktūros atgalinis skambutis', 'model': 'account.invoice', 'action': 'create',
+        'field_names': ['partner_id', 'invoice_line_ids', 'state'], 'url': 'https://update-webhook.com'})
+    admin_rpc('res.users', 'write', [admin_rpc.uid], {'lang': 'lt_LT'})
+    try:
+        open_callbacks(page, odoo_server.url)
+        sidebar = page.inner_text('.o_sub_menu_content')
+        assert 'Kiti nustatymai' in sidebar and 'Atgaliniai skambučiai' in sidebar
+        page.click('.o_list_view td:has-text("Sąskaitos faktūros atgalinis skambutis")', timeout=30000)
+        page.wait_for_selector('.o_form_readonly')
+        assert form_labels(page)[:6] == ['Pavadinimas', 'Unikalus raktas', 'Atgalinio skambučio veiksmas',
+                                         'Įrašo modelio pavadinimas', 'Laukai', 'Atsako nuoroda']
+        assert page.inner_text('.o_field_widget[name=action]') == 'Kūrimas'
+        assert 'Susiję įrašai' in page.inner_text('.oe_button_box')
+        assert 'Aktyvus' in page.inner_text('.oe_button_box')
+        assert 'Pavyzdinė siunčiamų duomenų struktūra' in page.inner_text('.o_form_view')
+        assert page.inner_text('.o_field_widget[name=revision_info]').startswith('Pataisymas #1 · Sukurta ')
+        assert page.js_errors == []
+    finally:
+        admin_rpc('res.users', 'write', [admin_rpc.uid], {'lang': 'en_US'})
+        admin_rpc('webhook.callback', 'unlink', [callback_id])
+
+
+def test_accountant_has_no_callbacks_menu_and_the_action_is_denied(odoo_server, page, accountant_rpc, admin_rpc):
+    login(page, odoo_server.url, accountant_rpc_login(admin_rpc, accountant_rpc), 'accountant')
+    assert page.locator(MENU).count() == 0
+    action_id = admin_rpc.ref('account_webhook.webhook_callback_action')
+    page.goto(odoo_server.url + '/web#action=%d' % action_id)
+    page.wait_for_selector('.o_dialog_warning, .modal-dialog', timeout=30000)
+    assert 'Access' in page.inner_text('.modal-dialog')
+    assert page.locator('.o_list_view').count() == 0
+
+
+def accountant_rpc_login(admin_rpc, accountant_rpc):
+    return admin_rpc('res.users', 'read', [accountant_rpc.uid], fields=['login'])[0]['login']

@@ -1,0 +1,48 @@
+"""Callback settings over XML-RPC, against a running server, as integrators use them."""
+import xmlrpc.client
+
+import pytest
+
+
+def test_integrator_creates_a_callback_with_names_only(admin_rpc):
+    callback_id = admin_rpc('webhook.callback', 'create', {
+        'name': 'Invoices to ERP', 'model': 'account.invoice', 'action': 'update',
+        'field_names': ['partner_id', 'invoice_line_ids', 'state'], 'url': 'https://erp.example.com/hooks'})
+    [callback] = admin_rpc('webhook.callback', 'read', [callback_id],
+                           fields=['model', 'action', 'field_ids', 'url', 'active', 'revision', 'key'])
+    assert (callback['model'], callback['action'], callback['active'], callback['revision']) == \
+        ('account.invoice', 'update', True, 1)
+    names = [f['name'] for f in admin_rpc('ir.model.fields', 'read', callback['field_ids'], fields=['name'])]
+    assert sorted(names) == ['invoice_line_ids', 'partner_id', 'state']
+    assert len(callback['key']) == 40
+    admin_rpc('webhook.callback', 'unlink', [callback_id])
+
+
+@pytest.mark.parametrize('vals, message', [
+    ({'model': 'res.users', 'field_names': ['login']}, 'Record model name: res.users cannot send callbacks'),
+    ({'field_names': ['email', 'nope']}, 'Fields: nope is not a field of res.partner'),
+    ({'url': 'ftp://erp.example.com'}, 'Callback URL: ftp://erp.example.com must start with http:// or https://'),
+    ({'url': ''}, 'Callback URL'),
+])
+def test_bad_input_is_a_clear_fault_and_saves_nothing(admin_rpc, vals, message):
+    values = {'name': 'rejected-callback', 'model': 'res.partner', 'action': 'update',
+              'field_names': ['email'], 'url': 'https://erp.example.com/hooks'}
+    values.update(vals)
+    with pytest.raises(xmlrpc.client.Fault) as fault:
+        admin_rpc('webhook.callback', 'create', values)
+    assert message in fault.value.faultString
+    assert admin_rpc('webhook.callback', 'search_count', [['name', '=', 'rejected-callback']]) == 0
+
+
+def test_accountant_cannot_read_callbacks_or_their_keys(admin_rpc, accountant_rpc):
+    callback_id = admin_rpc('webhook.callback', 'create', {
+        'name': 'secret', 'model': 'res.partner', 'action': 'create', 'url': 'https://erp.example.com/h'})
+    try:
+        for call in (lambda: accountant_rpc('webhook.callback', 'search_read', [], fields=['name']),
+                     lambda: accountant_rpc('webhook.callback', 'read', [callback_id], fields=['key']),
+                     lambda: accountant_rpc('webhook.delivery', 'search_read', [], fields=['payload'])):
+            with pytest.raises(xmlrpc.client.Fault) as fault:
+                call()
+            assert 'AccessError' in fault.value.faultString or 'not allowed' in fault.value.faultString
+    finally:
+        admin_rpc('webhook.callback', 'unlink', [callback_id])
