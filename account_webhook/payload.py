@@ -76,6 +76,12 @@ def field_value(record, field):
     return _scalar(field, value)
 
 
+def column_value(record, field, raw):
+    """The JSON value of ``field`` from its raw database column value (as psycopg2 reads it)."""
+    value = field.convert_to_record(field.convert_to_cache(raw, record, validate=False), record)
+    return _scalar(field, value)
+
+
 def record_values(record, field_names):
     """``{field name: JSON value}`` for the given fields of one record, sorted by name."""
     return OrderedDict((name, field_value(record, record._fields[name])) for name in sorted(field_names))

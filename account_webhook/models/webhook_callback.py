@@ -94,9 +94,9 @@ class WebhookCallback(models.Model):
                 callback.sample_payload = False
                 continue
             records = self.env[callback.model_id.model]
-            record = records.search(callback._company_domain(records), order='id desc', limit=1) \
-                or records.new({})
             names = [f.name for f in callback.field_ids if f.name in records._fields]
+            record = records.search(callback._company_domain(records), order='id desc', limit=1) \
+                or records.new(records.default_get(names))
             body = payload.dumps(
                 callback.model_id.model, callback.action, record.id or None,
                 payload.record_values(record, names),

@@ -15,6 +15,9 @@ commit or rollback):
 - operations mark records dirty; nested operations (Odoo's flows write several
   times) only mark, and the outermost captured operation flushes once when it
   returns: final values are serialized and compared with the snapshot;
+- ``_write`` is captured too: recomputations (a payment changing ``residual``) write
+  stored computed fields there without ``write()``; snapshots read stored columns
+  from the database, since the cache may already hold recomputed values;
 - a flush writes one outbox row per (callback, record) with a single multi-row
   ``INSERT ... ON CONFLICT (event_id) DO UPDATE``: a second flush in the same
   transaction updates the row it wrote instead of adding one, so a transaction
@@ -46,7 +49,7 @@ class _Transaction(object):
         self.dirty = {}          # model -> set of ids to look at on flush
         self.deletes = []        # outbox rows of records deleted in this transaction
         self.superseded = []     # event ids of rows that a later deletion made pointless
-        self.events = {}         # (callback id, record id) -> [event id, payload values]
+        self.events = {}         # (callback id, record id) -> event id of the row written for it
 
 
 def _transaction(cr):
@@ -103,16 +106,36 @@ class WebhookMixin(models.AbstractModel):
     # -- snapshot, mark, flush -------------------------------------------------------------
 
     def _webhook_touch(self, tx):
-        """Snapshot (first touch only) and mark ``self`` dirty."""
+        """Snapshot (first touch only) and mark ``self`` dirty.
+
+        Stored columns are snapshotted from the database, not the cache: the cache may
+        already hold recomputed values that are about to be written (Odoo 11 writes to
+        the database at once, so the columns hold the values from before).
+        """
         callbacks = self._webhook_callbacks()
         if not callbacks:
             return
         tracked = sorted({name for cb in callbacks if cb[1] == 'update' for name in cb[3]})
-        for record in self.sudo():
-            key = (self._name, record.id)
-            if key not in tx.before and key not in tx.created:
-                tx.before[key] = payload.record_values(record, tracked)
+        todo = self.sudo().filtered(lambda r: (r._name, r.id) not in tx.before and (r._name, r.id) not in tx.created)
+        if todo and tracked:
+            columns = [name for name in tracked if self._fields[name].column_type]
+            stored = todo._webhook_column_values(columns)
+            others = [name for name in tracked if name not in columns]
+            for record in todo:
+                values = payload.record_values(record, others)
+                values.update(stored.get(record.id, {}))
+                tx.before[(self._name, record.id)] = values
         tx.dirty.setdefault(self._name, set()).update(self.ids)
+
+    def _webhook_column_values(self, names):
+        """``{id: {name: JSON value}}`` of stored columns, read from the database."""
+        if not names:
+            return {}
+        self.env.cr.execute('SELECT id, %s FROM "%s" WHERE id IN %%s' % (
+            ', '.join('"%s"' % name for name in names), self._table), (tuple(self.ids),))
+        return {row[0]: {name: payload.column_value(self.browse(row[0]), self._fields[name], raw)
+                         for name, raw in zip(names, row[1:])}
+                for row in self.env.cr.fetchall()}
 
     def _webhook_flush(self, tx):
         rows, stale = [], tx.superseded
@@ -147,15 +170,14 @@ class WebhookMixin(models.AbstractModel):
                     if changed:
                         self._webhook_row(tx, rows, cb, record, 'update', values, timestamp, changed)
                     elif (cb[0], record.id) in tx.events:
-                        stale.append(tx.events.pop((cb[0], record.id))[0])
+                        stale.append(tx.events.pop((cb[0], record.id)))
 
     @staticmethod
     def _webhook_row(tx, rows, cb, record, operation, values, timestamp, changed=None):
-        event = tx.events.get((cb[0], record.id))
-        if event and event[1] == (values, changed):
-            return  # already written with these values in this transaction
-        event_id = event[0] if event else payload.new_event_id()
-        tx.events[(cb[0], record.id)] = [event_id, (values, changed)]
+        # The row is written again even if this transaction wrote the same values before:
+        # a savepoint rollback may have removed it since.
+        event_id = tx.events.get((cb[0], record.id)) or payload.new_event_id()
+        tx.events[(cb[0], record.id)] = event_id
         rows.append((cb[0], event_id, record._name, record.id, operation,
                      payload.dumps(record._name, operation, record.id, values, event_id, timestamp, changed)))
 
@@ -249,6 +271,22 @@ class WebhookMixin(models.AbstractModel):
         return result
 
     @api.multi
+    def _write(self, vals):
+        # Recomputations write stored computed fields here, without write(): capture them too.
+        callbacks = self._webhook_callbacks() if self else ()
+        if not any(name in vals for cb in callbacks for name in cb[3]):
+            return super(WebhookMixin, self)._write(vals)
+        tx = self._webhook_begin()
+        success = False
+        try:
+            self._webhook_touch(tx)
+            result = super(WebhookMixin, self)._write(vals)
+            success = True
+        finally:
+            self._webhook_end(tx, success)
+        return result
+
+    @api.multi
     def unlink(self):
         parents = self._webhook_parents()
         if not self or (parents is None and not self._webhook_callbacks()):
@@ -261,7 +299,7 @@ class WebhookMixin(models.AbstractModel):
             rows, superseded = self._webhook_delete_rows(tx)
             result = super(WebhookMixin, self).unlink()
             tx.deletes.extend(rows)
-            tx.superseded.extend(tx.events.pop(key)[0] for key in superseded)
+            tx.superseded.extend(tx.events.pop(key) for key in superseded)
             success = True
         finally:
             self._webhook_end(tx, success)

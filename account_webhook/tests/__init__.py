@@ -1,2 +1,3 @@
 from . import test_install
 from . import test_webhook_callback
+from . import test_capture

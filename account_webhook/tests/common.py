@@ -29,6 +29,17 @@ class WebhookCase(SavepointCase):
             'name': 'Portal', 'login': 'webhook_portal',
             'groups_id': [(6, 0, [cls.env.ref('base.group_portal').id])]})
 
+    def setUp(self):
+        super(WebhookCase, self).setUp()
+        self.new_transaction()
+
+    def new_transaction(self):
+        """Forget what the capture remembers of the current transaction, as a commit does.
+
+        Test cursors never commit; each test (and each step that stands for a separate
+        request) plays a transaction of its own."""
+        self.env.cr.__dict__.pop('_webhook_tx', None)
+
     @classmethod
     def make_callback(cls, model='res.partner', action='update', fields=('email',), **vals):
         values = dict(name='%s %s' % (model, action), model=model, action=action,
@@ -53,3 +64,18 @@ class WebhookCase(SavepointCase):
 
     def deliveries(self, callback):
         return self.Delivery.search([('callback_id', '=', callback.id)], order='id')
+
+    def payloads(self, callback):
+        import json
+        return [json.loads(d.payload) for d in self.deliveries(callback)]
+
+    def pay(self, invoice, amount=None):
+        journal = self.env['account.journal'].search(
+            [('type', '=', 'bank'), ('company_id', '=', invoice.company_id.id)], limit=1)
+        payment = self.env['account.payment'].create({
+            'payment_type': 'inbound', 'partner_type': 'customer', 'partner_id': invoice.partner_id.id,
+            'amount': amount or invoice.residual, 'journal_id': journal.id,
+            'payment_method_id': self.env.ref('account.account_payment_method_manual_in').id,
+            'invoice_ids': [(6, 0, invoice.ids)]})
+        payment.post()
+        return payment

@@ -1,0 +1,288 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import re
+
+from odoo.exceptions import UserError
+from odoo.tools import mute_logger
+
+from .common import WebhookCase
+
+UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')
+
+
+class TestPartnerCapture(WebhookCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super(TestPartnerCapture, cls).setUpClass()
+        cls.on_create = cls.make_callback(action='create', fields=('name', 'email'))
+        cls.on_update = cls.make_callback(action='update', fields=('email', 'phone'))
+        cls.on_delete = cls.make_callback(action='delete', fields=('name', 'email'))
+        cls.partner = cls.env['res.partner'].create({'name': 'Existing', 'email': 'old@example.com'})
+        cls.Delivery.search([]).unlink()  # fixtures are not under test
+
+    def test_create_emits_one_create_event_with_the_tracked_values(self):
+        partner = self.env['res.partner'].create({'name': 'New Contact', 'email': 'new@example.com'})
+        [body] = self.payloads(self.on_create)
+        self.assertEqual(list(body), ['object', 'operation', 'id', 'values', 'event_id', 'timestamp'])
+        self.assertEqual((body['object'], body['operation'], body['id']), ('res.partner', 'create', partner.id))
+        self.assertEqual(body['values'], {'email': 'new@example.com', 'name': 'New Contact'})
+        self.assertRegex(body['event_id'], UUID)
+        self.assertRegex(body['timestamp'], r'^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$')
+        [delivery] = self.deliveries(self.on_create)
+        self.assertEqual((delivery.state, delivery.res_model, delivery.res_id, delivery.operation,
+                          delivery.event_id), ('pending', 'res.partner', partner.id, 'create', body['event_id']))
+        self.assertFalse(self.deliveries(self.on_update), 'a create is not an update')
+
+    def test_update_only_when_a_tracked_field_changes_value(self):
+        self.partner.write({'email': 'old@example.com'})  # same value
+        self.partner.write({'name': 'Renamed', 'comment': 'untracked'})  # untracked fields
+        self.assertFalse(self.deliveries(self.on_update))
+        self.partner.write({'phone': '+370 600 00000'})
+        [body] = self.payloads(self.on_update)
+        self.assertEqual(body['operation'], 'update')
+        self.assertEqual(body['values'], {'email': 'old@example.com', 'phone': '+370 600 00000'})
+        self.assertEqual(body['changed'], ['phone'])
+
+    def test_several_writes_in_one_transaction_are_one_event_with_final_values(self):
+        self.partner.write({'email': 'a@example.com'})
+        self.partner.write({'email': 'b@example.com'})
+        self.partner.write({'phone': '1'})
+        [body] = self.payloads(self.on_update)
+        self.assertEqual(body['values'], {'email': 'b@example.com', 'phone': '1'})
+        self.assertEqual(body['changed'], ['email', 'phone'])
+
+    def test_a_value_changed_and_changed_back_is_no_event(self):
+        self.partner.write({'email': 'a@example.com'})
+        self.assertEqual(len(self.deliveries(self.on_update)), 1)
+        self.partner.write({'email': 'old@example.com'})
+        self.assertFalse(self.deliveries(self.on_update))
+
+    def test_create_then_update_in_one_transaction_is_one_create(self):
+        partner = self.env['res.partner'].create({'name': 'Draft', 'email': 'draft@example.com'})
+        partner.write({'email': 'final@example.com'})
+        partner.write({'name': 'Final'})
+        [body] = self.payloads(self.on_create)
+        self.assertEqual(body['values'], {'email': 'final@example.com', 'name': 'Final'})
+        self.assertFalse(self.deliveries(self.on_update))
+
+    def test_delete_sends_the_values_read_before_deletion(self):
+        partner_id = self.partner.id
+        self.partner.unlink()
+        [body] = self.payloads(self.on_delete)
+        self.assertEqual((body['operation'], body['id']), ('delete', partner_id))
+        self.assertEqual(body['values'], {'email': 'old@example.com', 'name': 'Existing'})
+
+    def test_update_then_delete_is_one_delete(self):
+        self.partner.write({'email': 'changed@example.com'})
+        self.partner.unlink()
+        self.assertFalse(self.deliveries(self.on_update))
+        [body] = self.payloads(self.on_delete)
+        self.assertEqual(body['values']['email'], 'changed@example.com')
+
+    def test_create_then_delete_in_one_transaction_is_nothing(self):
+        self.env['res.partner'].create({'name': 'Ephemeral'}).unlink()
+        self.assertFalse(self.deliveries(self.on_create) | self.deliveries(self.on_delete))
+
+    def test_rolled_back_changes_send_nothing(self):
+        class Abort(Exception):
+            pass
+        with self.assertRaises(Abort):
+            with self.env.cr.savepoint():
+                self.partner.write({'email': 'rolled-back@example.com'})
+                self.env['res.partner'].create({'name': 'Rolled back'})
+                self.assertTrue(self.deliveries(self.on_update))
+                raise Abort()
+        self.assertFalse(self.deliveries(self.on_update) | self.deliveries(self.on_create))
+        # the transaction goes on: a later change is captured normally
+        self.partner.write({'email': 'kept@example.com'})
+        [body] = self.payloads(self.on_update)
+        self.assertEqual(body['values']['email'], 'kept@example.com')
+
+    def test_kill_switch_context_key(self):
+        Partner = self.env['res.partner'].with_context(account_webhook_no_trigger=True)
+        partner = Partner.create({'name': 'Imported', 'email': 'imported@example.com'})
+        partner.write({'email': 'x@example.com'})
+        Partner.browse(self.partner.id).write({'email': 'y@example.com'})
+        partner.unlink()
+        self.assertFalse(self.Delivery.search([]))
+
+    def test_kill_switch_system_parameter(self):
+        self.env['ir.config_parameter'].set_param('account_webhook.capture_disabled', '1')
+        self.env['res.partner'].create({'name': 'Migrated'})
+        self.partner.write({'email': 'migrated@example.com'})
+        self.assertFalse(self.Delivery.search([]))
+        self.env['ir.config_parameter'].set_param('account_webhook.capture_disabled', '0')
+        self.partner.write({'email': 'live@example.com'})
+        self.assertTrue(self.deliveries(self.on_update))
+
+    def test_inactive_callbacks_capture_nothing(self):
+        (self.on_create | self.on_update).write({'active': False})
+        self.env['res.partner'].create({'name': 'Nobody listens'})
+        self.partner.write({'email': 'quiet@example.com'})
+        self.assertFalse(self.Delivery.search([]))
+
+    def test_callbacks_of_one_company_do_not_see_another_companys_records(self):
+        theirs = self.env['res.partner'].create({'name': 'Theirs', 'company_id': self.other_company.id})
+        shared = self.env['res.partner'].create({'name': 'Shared', 'company_id': False})
+        sent_for = self.deliveries(self.on_create).mapped('res_id')
+        self.assertNotIn(theirs.id, sent_for)
+        self.assertIn(shared.id, sent_for)
+        self.new_transaction()
+        other_callback = self.Callback.sudo(self.other_admin).create({
+            'name': 'other', 'model': 'res.partner', 'action': 'update', 'field_names': ['email'],
+            'url': 'https://other.example.com/h'})
+        (theirs | self.partner).write({'email': 'both@example.com'})
+        self.assertEqual(self.deliveries(other_callback).mapped('res_id'), [theirs.id])
+        self.assertEqual(self.deliveries(self.on_update).mapped('res_id'), [self.partner.id])
+
+    def test_batch_write_is_one_event_per_record_with_a_constant_number_of_queries(self):
+        def extra_queries(count):
+            partners = self.env['res.partner'].browse(
+                [self.env['res.partner'].create({'name': 'P%d' % i}).id for i in range(count)])
+            self.new_transaction()
+            partners.mapped('email')  # warm the cache the same way in both runs
+            partners.invalidate_cache()
+            cr = self.env.cr
+            start = cr.sql_log_count
+            partners.with_context(account_webhook_no_trigger=True).write({'email': 'n@example.com'})
+            without = cr.sql_log_count - start
+            partners.invalidate_cache()
+            start = cr.sql_log_count
+            partners.write({'email': 'm@example.com'})
+            return cr.sql_log_count - start - without
+        small, large = extra_queries(3), extra_queries(30)
+        self.assertEqual(small, large, 'capture queries must not grow with the number of records')
+        self.assertEqual(len(self.Delivery.search([('callback_id', '=', self.on_update.id)])), 33)
+
+    def test_no_extra_query_when_no_callback_watches_the_model(self):
+        from unittest import mock
+        self.Callback.search([]).write({'active': False})
+        self.make_callback(model='account.invoice', action='update', fields=('state',))
+        self.partner.write({'email': 'warm@example.com'})  # the callback lookup is now cached
+        cursor = type(self.env.cr)
+        queries = []
+        original = cursor.execute
+
+        def execute(cr, query, params=None, log_exceptions=None):
+            queries.append(query)
+            return original(cr, query, params, log_exceptions)
+        with mock.patch.object(cursor, 'execute', execute):
+            partner = self.env['res.partner'].create({'name': 'Unwatched'})
+            partner.write({'email': 'b@example.com'})
+            partner.unlink()
+        self.assertTrue(queries)
+        self.assertEqual([q for q in queries if 'webhook' in q], [])
+
+
+class TestInvoiceCapture(WebhookCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super(TestInvoiceCapture, cls).setUpClass()
+        cls.on_update = cls.make_callback(model='account.invoice', action='update',
+                                          fields=('state', 'invoice_line_ids', 'partner_id', 'residual'))
+        cls.on_create = cls.make_callback(model='account.invoice', action='create',
+                                          fields=('state', 'invoice_line_ids', 'amount_total', 'date_invoice'))
+        cls.on_delete = cls.make_callback(model='account.invoice', action='delete', fields=('state',))
+        cls.invoice = cls.make_invoice(lines=[('Consulting', 2, 150.0), ('Travel', 1, 40.0)])
+        cls.income = cls.invoice.invoice_line_ids[0].account_id
+        cls.created_payload = cls.Delivery.search([('callback_id', '=', cls.on_create.id)]).payload
+        cls.Delivery.search([]).unlink()  # fixtures are not under test
+
+    def test_create_payload_carries_lines_and_typed_values(self):
+        import json
+        body = json.loads(self.created_payload)
+        self.assertEqual((body['operation'], body['id']), ('create', self.invoice.id))
+        values = body['values']
+        self.assertEqual(values['state'], 'draft')
+        self.assertEqual(values['amount_total'], 340.0)
+        self.assertIsNone(values['date_invoice'])
+        lines = values['invoice_line_ids']
+        self.assertEqual([line['id'] for line in lines], self.invoice.invoice_line_ids.ids)
+        first = lines[0]
+        for key in ('product_id', 'name', 'quantity', 'price_unit', 'discount', 'invoice_line_tax_ids',
+                    'price_subtotal', 'account_id'):
+            self.assertIn(key, first)
+        self.assertEqual((first['name'], first['quantity'], first['price_unit'], first['price_subtotal']),
+                         ('Consulting', 2.0, 150.0, 300.0))
+        self.assertIsNone(first['product_id'])
+        self.assertEqual(first['account_id'], self.income.id)
+        self.assertEqual(first['invoice_line_tax_ids'], [])
+        self.assertNotIn('create_date', first)
+
+    def test_validation_is_an_update_of_state(self):
+        self.invoice.action_invoice_open()
+        [body] = self.payloads(self.on_update)
+        self.assertEqual(body['changed'], ['residual', 'state'])  # the amount due appears with the move
+        self.assertEqual(body['values']['state'], 'open')
+        self.assertEqual(body['values']['partner_id'], self.invoice.partner_id.id)
+
+    def test_payment_until_paid_is_an_update_of_state_and_residual(self):
+        self.invoice.action_invoice_open()
+        self.new_transaction()
+        self.Delivery.search([]).unlink()
+        self.pay(self.invoice, 100.0)
+        [partial] = self.payloads(self.on_update)
+        self.assertEqual(partial['changed'], ['residual'])
+        self.assertEqual((partial['values']['residual'], partial['values']['state']), (240.0, 'open'))
+        self.new_transaction()
+        self.Delivery.search([]).unlink()
+        self.pay(self.invoice)
+        [paid] = self.payloads(self.on_update)
+        self.assertEqual(paid['changed'], ['residual', 'state'])
+        self.assertEqual((paid['values']['residual'], paid['values']['state']), (0.0, 'paid'))
+
+    def test_cancelling_is_an_update_of_state(self):
+        self.invoice.action_invoice_cancel()
+        [body] = self.payloads(self.on_update)
+        self.assertEqual((body['changed'], body['values']['state']), (['state'], 'cancel'))
+
+    def test_line_created_directly_is_an_update_of_its_invoice(self):
+        """As the CreateInvoiceItem call of a billing system adds one line to an invoice."""
+        line = self.env['account.invoice.line'].create({
+            'invoice_id': self.invoice.id, 'name': 'Extra item', 'quantity': 1, 'price_unit': 60.0,
+            'account_id': self.income.id})
+        [body] = self.payloads(self.on_update)
+        self.assertEqual((body['id'], body['changed']), (self.invoice.id, ['invoice_line_ids']))
+        self.assertEqual([item['id'] for item in body['values']['invoice_line_ids']], self.invoice.invoice_line_ids.ids)
+        self.assertIn(line.id, [item['id'] for item in body['values']['invoice_line_ids']])
+
+    def test_line_changed_or_removed_directly_is_an_update_of_its_invoice(self):
+        first, second = self.invoice.invoice_line_ids
+        first.write({'quantity': 3})
+        [body] = self.payloads(self.on_update)
+        self.assertEqual(body['values']['invoice_line_ids'][0]['quantity'], 3.0)
+        self.assertEqual(body['values']['invoice_line_ids'][0]['price_subtotal'], 450.0)
+        second.unlink()
+        [body] = self.payloads(self.on_update)  # same transaction: still one event, final lines
+        self.assertEqual([item['id'] for item in body['values']['invoice_line_ids']], [first.id])
+
+    def test_writing_lines_through_the_invoice_is_one_update(self):
+        first, second = self.invoice.invoice_line_ids
+        self.invoice.write({'invoice_line_ids': [(2, second.id), (1, first.id, {'price_unit': 100.0}),
+                                                 (0, 0, {'name': 'New', 'quantity': 1, 'price_unit': 5.0,
+                                                         'account_id': self.income.id})]})
+        [body] = self.payloads(self.on_update)
+        self.assertEqual(body['changed'], ['invoice_line_ids'])
+        self.assertEqual([item['name'] for item in body['values']['invoice_line_ids']], ['Consulting', 'New'])
+
+    def test_refused_delete_of_a_validated_invoice_sends_nothing(self):
+        self.invoice.action_invoice_open()
+        self.Delivery.search([]).unlink()
+        with self.assertRaises(UserError), mute_logger('odoo.sql_db'):
+            with self.env.cr.savepoint():
+                self.invoice.unlink()
+        self.assertFalse(self.deliveries(self.on_delete))
+
+    def test_deleting_a_draft_invoice_is_a_delete_event(self):
+        invoice_id = self.invoice.id
+        self.invoice.unlink()
+        [body] = self.payloads(self.on_delete)
+        self.assertEqual((body['id'], body['values']), (invoice_id, {'state': 'draft'}))
+
+    def test_smart_button_opens_this_callbacks_deliveries(self):
+        self.invoice.action_invoice_open()
+        self.assertEqual(self.on_update.delivery_count, 1)
+        action = self.on_update.action_view_deliveries()
+        self.assertEqual(self.Delivery.search(action['domain']), self.deliveries(self.on_update))
