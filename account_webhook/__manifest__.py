@@ -16,6 +16,7 @@
         'views/webhook_callback_views.xml',
         'views/webhook_delivery_views.xml',
         'views/webhook_menus.xml',
+        'data/ir_cron.xml',
     ],
     'installable': True,
     'application': False,

@@ -1,6 +1,7 @@
 # Copyright 2026 account_webhook developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import json
+import logging
 import re
 from random import SystemRandom
 from urllib.parse import urlsplit
@@ -10,6 +11,8 @@ from odoo.exceptions import ValidationError
 from odoo.tools.misc import OrderedSet
 
 from .. import payload
+
+_logger = logging.getLogger(__name__)
 
 KEY_LENGTH = 40
 KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
@@ -263,6 +266,48 @@ class WebhookCallback(models.Model):
         for callback in self:
             callback.write({'key': generate_key()})
         return True
+
+    @api.multi
+    def action_retry_failed(self):
+        """Queue every failed delivery of these callbacks again (same event ids)."""
+        failed = self.env['webhook.delivery'].search([('callback_id', 'in', self.ids), ('state', '=', 'failed')])
+        failed.action_resend()
+        return len(failed)
+
+    @api.multi
+    def action_send_test_event(self):
+        """POST a test event (operation "ping") now and open its delivery, which shows the result."""
+        self.ensure_one()
+        event_id = payload.new_event_id()
+        delivery = self.env['webhook.delivery'].sudo().create({
+            'callback_id': self.id, 'event_id': event_id, 'res_model': self.model, 'res_id': 0,
+            'operation': 'ping', 'state': 'sending',
+            'payload': payload.dumps(self.model, 'ping', None, {}, event_id, payload.utc_timestamp())})
+        delivery._send_now()
+        return {
+            'type': 'ir.actions.act_window', 'res_model': 'webhook.delivery', 'res_id': delivery.id,
+            'view_mode': 'form', 'views': [(False, 'form')], 'target': 'new',
+            'name': _('Test event: %s') % dict(delivery._fields['state'].selection)[delivery.state],
+        }
+
+    def _deactivate(self, reason):
+        _logger.warning('Callback %s (%s) deactivated: %s', self.id, self.name, reason)
+        self.sudo().write({'active': False, 'inactive_reason': reason})
+
+    @api.model
+    def _deactivate_failing(self, days=5):
+        """Deactivate callbacks whose deliveries have all failed for ``days`` days in a row."""
+        self.env.cr.execute("""
+            SELECT c.id, min(a.attempted_at) FROM webhook_callback c
+              JOIN webhook_delivery_attempt a ON a.callback_id = c.id AND NOT a.success
+             WHERE c.active
+               AND a.attempted_at > COALESCE((SELECT max(s.attempted_at) FROM webhook_delivery_attempt s
+                                               WHERE s.callback_id = c.id AND s.success), '-infinity')
+             GROUP BY c.id
+            HAVING min(a.attempted_at) < (now() at time zone 'UTC') - interval '1 day' * %s""", (days,))
+        for callback_id, since in self.env.cr.fetchall():
+            self.browse(callback_id)._deactivate(
+                _('Every delivery has failed since %s UTC (%s days in a row).') % (since, days))
 
     @api.multi
     def action_view_deliveries(self):

@@ -1,8 +1,49 @@
 # Copyright 2026 account_webhook developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import api, fields, models
+import datetime
+import email.utils
+import logging
+import random
+import threading
+import time
+
+from odoo import SUPERUSER_ID, _, api, fields, models
+
+from .. import dispatcher, sender, signing
+
+_logger = logging.getLogger(__name__)
 
 NOTIFY_CHANNEL = 'account_webhook_delivery'
+DEFAULT_SCHEDULE = '5,300,1800,7200,18000,36000,36000'  # seconds after attempts 1, 2, ...
+JITTER = 0.2
+LEASE_SECONDS = 120        # a claimed delivery is taken over after this long without a result
+MAX_RETRY_AFTER = 86400
+RATE_WINDOW = 60
+NOW_UTC = "(statement_timestamp() at time zone 'UTC')"  # not now(): a long transaction's start
+_sessions = threading.local()  # one pooled HTTP session per dispatching thread
+
+
+def _now():
+    return datetime.datetime.utcnow().replace(microsecond=0)
+
+
+def retry_after_seconds(value, now=None):
+    """Seconds from a Retry-After header (delay-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment is None:
+        return None
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return max(0, int((moment - now).total_seconds()))
 
 
 class WebhookDelivery(models.Model):
@@ -43,6 +84,229 @@ class WebhookDelivery(models.Model):
     _sql_constraints = [
         ('event_callback_unique', 'unique(event_id)', 'A delivery already exists for this event.'),
     ]
+
+    # -- configuration (system parameters) ---------------------------------------------------
+
+    @api.model
+    def _param(self, key, default):
+        return self.env['ir.config_parameter'].sudo().get_param('account_webhook.' + key, default)
+
+    @api.model
+    def _retry_schedule(self):
+        raw = self._param('retry_schedule', DEFAULT_SCHEDULE)
+        try:
+            return [float(item) for item in raw.split(',') if item.strip()]
+        except ValueError:
+            _logger.warning('account_webhook.retry_schedule %r is not a list of seconds; using the default', raw)
+            return [float(item) for item in DEFAULT_SCHEDULE.split(',')]
+
+    @api.model
+    def _timeouts(self):
+        return (float(self._param('timeout_connect', '5')), float(self._param('timeout_total', '15')))
+
+    @api.model
+    def _lease_seconds(self):
+        return int(self._param('lease_seconds', str(LEASE_SECONDS)))
+
+    @api.model
+    def _session(self):
+        """The calling thread's pooled session, rebuilt when the allow-list changes."""
+        allowed = self._param('allowed_targets', '')
+        cached = getattr(_sessions, 'session', None)
+        if cached is None or cached[0] != allowed:
+            cached = _sessions.session = (allowed, sender.new_session(allowed))
+        return cached[1]
+
+    # -- claiming --------------------------------------------------------------------------
+
+    @api.model
+    def _claim(self, limit=50):
+        """Lease up to ``limit`` due deliveries to this worker; others skip them (SKIP LOCKED).
+
+        Due: pending and next_attempt_at reached, or sending with an expired lease (a worker
+        died mid-send). Order: a delivery waits while an earlier one for the same record and
+        callback URL is pending or sending; records do not block each other.
+        """
+        cr = self.env.cr
+        cr.execute(("""
+            WITH due AS (
+                SELECT d.id FROM webhook_delivery d JOIN webhook_callback c ON c.id = d.callback_id
+                 WHERE c.active
+                   AND ((d.state = 'pending' AND d.next_attempt_at <= %(now)s)
+                        OR (d.state = 'sending' AND d.lease_until < %(now)s))
+                   AND NOT EXISTS (
+                        SELECT 1 FROM webhook_delivery e JOIN webhook_callback ec ON ec.id = e.callback_id
+                         WHERE e.res_model = d.res_model AND e.res_id = d.res_id AND ec.url = c.url
+                           AND e.id < d.id AND e.state IN ('pending', 'sending'))
+                 ORDER BY d.id LIMIT %%s
+                   FOR UPDATE OF d SKIP LOCKED)
+            UPDATE webhook_delivery d
+               SET state = 'sending', lease_until = %(now)s + interval '1 second' * %%s
+              FROM due WHERE d.id = due.id
+            RETURNING d.id""" % {'now': NOW_UTC}), (limit, self._lease_seconds()))
+        claimed = self.browse(sorted(row[0] for row in cr.fetchall()))
+        return claimed - claimed._defer_over_rate_limit()
+
+    def _defer_over_rate_limit(self):
+        """Give back the claimed deliveries beyond their callback's rate limit; they wait, not drop."""
+        deferred = self.browse()
+        for callback in self.mapped('callback_id').filtered('rate_limit'):
+            self.env.cr.execute("""
+                SELECT count(*), min(a.attempted_at) FROM webhook_delivery_attempt a
+                 WHERE a.callback_id = %%s AND a.attempted_at > %s - interval '1 second' * %%s
+            """ % NOW_UTC, (callback.id, RATE_WINDOW))
+            used, oldest = self.env.cr.fetchone()
+            mine = self.filtered(lambda d, cb=callback: d.callback_id == cb)
+            extra = mine[max(0, callback.rate_limit - used):]
+            if extra:
+                free_at = fields.Datetime.from_string(oldest) + datetime.timedelta(seconds=RATE_WINDOW) \
+                    if oldest else _now() + datetime.timedelta(seconds=RATE_WINDOW)
+                extra.write({'state': 'pending', 'lease_until': False,
+                             'next_attempt_at': fields.Datetime.to_string(free_at)})
+                deferred |= extra
+        return deferred
+
+    # -- sending -----------------------------------------------------------------------------
+
+    def _jobs(self):
+        """What sending needs, read while a transaction is open: ``(delivery id, url, key, event id, body)``."""
+        return [(d.id, d.callback_id.url, d.callback_id.key, d.event_id, d.payload.encode('utf-8'))
+                for d in self.sudo()]
+
+    @api.model
+    def _post_jobs(self, jobs):
+        """POST each job, signed, outside any transaction; returns ``[(delivery id, Result)]``."""
+        session = self._session()
+        connect, total = self._timeouts()
+        results = []
+        for delivery_id, url, key, event_id, body in jobs:
+            headers = signing.headers(key, event_id, int(time.time()), body)
+            results.append((delivery_id, sender.post(session, url, body, headers, connect, total)))
+        return results
+
+    @api.model
+    def _record_results(self, results):
+        """Store each result: one attempt row each, then done, retry later, failed."""
+        now = _now()
+        schedule = self._retry_schedule()
+        deliveries = self.browse([delivery_id for delivery_id, _result in results]).sudo().exists()
+        by_id = {d.id: d for d in deliveries}
+        attempt_rows, done = [], {}
+        for delivery_id, result in results:
+            delivery = by_id.get(delivery_id)
+            if delivery is None:
+                continue  # deleted meanwhile
+            attempt = delivery.attempt_count + 1
+            error = result.error or (None if result.ok else 'HTTP %s: %s' % (result.status_code, result.excerpt[:500]))
+            attempt_rows.append((delivery.id, delivery.callback_id.id, now, result.status_code or 0,
+                                 result.duration_ms, result.excerpt or None, result.error, result.ok))
+            if result.ok:
+                done.setdefault(result.status_code, []).append(delivery.id)
+                continue
+            vals = {'attempt_count': attempt, 'last_status_code': result.status_code or 0, 'last_error': error,
+                    'lease_until': False}
+            if result.status_code == 410:
+                vals.update(state='failed', last_error=_('HTTP 410 Gone: the receiver asked to stop; '
+                                                         'the callback was deactivated.'))
+                delivery.callback_id._deactivate(_('The receiver answered 410 Gone on %s UTC.') % now)
+            elif result.blocked:
+                vals['state'] = 'failed'
+                _logger.warning('Callback %s: delivery %s refused: %s', delivery.callback_id.id, delivery.id,
+                                result.error)
+            else:
+                delay = self._retry_delay(attempt, result, schedule)
+                if delay is None:
+                    vals['state'] = 'failed'
+                else:
+                    vals.update(state='pending', next_attempt_at=fields.Datetime.to_string(
+                        now + datetime.timedelta(seconds=delay)))
+            _logger.info('Callback %s: delivery %s attempt %s failed (%s); now %s', delivery.callback_id.id,
+                         delivery.id, attempt, error, vals['state'])
+            delivery.write(vals)
+        for status_code, ids in done.items():
+            self.env.cr.execute("""
+                UPDATE webhook_delivery SET state = 'done', done_at = %s, attempt_count = attempt_count + 1,
+                       last_status_code = %s, last_error = NULL, lease_until = NULL,
+                       write_date = %s, write_uid = %s
+                 WHERE id IN %s""", (now, status_code, now, self.env.uid, tuple(ids)))
+        if done:
+            self.invalidate_cache(ids=[i for ids in done.values() for i in ids])
+        self._insert_attempts(attempt_rows)
+
+    @api.model
+    def _insert_attempts(self, rows):
+        if not rows:
+            return
+        cr = self.env.cr
+        uid = self.env.uid
+        values = ','.join(cr.mogrify('(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)',
+                                     row + (uid, row[2], uid, row[2])).decode('utf-8') for row in rows)
+        cr.execute('INSERT INTO webhook_delivery_attempt (delivery_id, callback_id, attempted_at, status_code,'
+                   ' duration_ms, response_excerpt, error, success, create_uid, create_date, write_uid, write_date)'
+                   ' VALUES ' + values)
+
+    @staticmethod
+    def _retry_delay(attempt, result, schedule):
+        """Seconds before the next attempt after failed attempt number ``attempt``; None: give up."""
+        if attempt > len(schedule):
+            return None
+        if result.status_code in (429, 503):
+            asked = retry_after_seconds(result.retry_after)
+            if asked is not None:
+                return min(asked, MAX_RETRY_AFTER)
+        return schedule[attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
+
+    def _send_now(self):
+        """Send these deliveries at once, in the current transaction (tests, the test event)."""
+        self._record_results(self._post_jobs(self._jobs()))
+
+    @api.model
+    def _dispatch_due(self, limit=50):
+        """Claim, send and record due deliveries until none is left; returns how many were attempted.
+
+        Each claim and each batch of results is a short transaction of its own, committed at
+        once; the HTTP calls happen in between, outside any transaction.
+        """
+        attempted = 0
+        while True:
+            with api.Environment.manage(), self.pool.cursor() as cr:
+                env = api.Environment(cr, SUPERUSER_ID, {})
+                jobs = env[self._name]._claim(limit)._jobs()
+            if not jobs:
+                return attempted
+            results = self._post_jobs(jobs)
+            with api.Environment.manage(), self.pool.cursor() as cr:
+                api.Environment(cr, SUPERUSER_ID, {})[self._name]._record_results(results)
+            attempted += len(jobs)
+
+    # -- actions -------------------------------------------------------------------------------
+
+    @api.multi
+    def action_resend(self):
+        """Send again, with the same event id (webhook-id): receivers deduplicate on it."""
+        self.write({'state': 'pending', 'next_attempt_at': fields.Datetime.now(), 'lease_until': False})
+        return True
+
+    # -- crons -----------------------------------------------------------------------------------
+
+    @api.model
+    def _cron_dispatch(self):
+        """The sweep: whatever the fast path left (restart, crash, retries that came due)."""
+        self._dispatch_due()
+
+    @api.model
+    def _cron_housekeeping(self):
+        days = int(self._param('retention_days', '30'))
+        self.env.cr.execute("""
+            DELETE FROM webhook_delivery WHERE state = 'done'
+               AND done_at < (now() at time zone 'UTC') - interval '1 day' * %s""", (days,))
+        self.env['webhook.callback']._deactivate_failing()
+
+    @api.model_cr
+    def _register_hook(self):
+        super(WebhookDelivery, self)._register_hook()
+        if dispatcher.should_run():
+            dispatcher.ensure_started(self.env.cr.dbname, NOTIFY_CHANNEL)
 
     @api.model_cr
     def init(self):

@@ -190,12 +190,12 @@ class WebhookMixin(models.AbstractModel):
         now = datetime.datetime.utcnow()
         uid = self.env.uid
         values = ','.join(
-            cr.mogrify("(%s, %s, %s, %s, %s, %s, 'pending', %s, %s, %s, %s, %s)",
+            cr.mogrify("(%s, %s, %s, %s, %s, %s, 'pending', 0, %s, %s, %s, %s, %s)",
                        row + (now, uid, now, uid, now)).decode('utf-8')
             for row in rows)
         cr.execute(
             "INSERT INTO webhook_delivery (callback_id, event_id, res_model, res_id, operation, payload, state,"
-            " next_attempt_at, create_uid, create_date, write_uid, write_date) VALUES " + values +
+            " attempt_count, next_attempt_at, create_uid, create_date, write_uid, write_date) VALUES " + values +
             " ON CONFLICT (event_id) DO UPDATE SET payload = EXCLUDED.payload, write_date = EXCLUDED.write_date")
 
     def _webhook_delete_rows(self, tx):

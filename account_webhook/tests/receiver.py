@@ -1,0 +1,81 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""A real HTTP receiver on 127.0.0.1 for the tests: records every POST, answers as scripted."""
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from socketserver import ThreadingMixIn
+
+
+class _Server(ThreadingMixIn, HTTPServer):
+    daemon_threads = True
+
+
+class Received(object):
+    def __init__(self, path, headers, body):
+        self.path, self.headers, self.body, self.at = path, headers, body, time.time()
+
+    @property
+    def json(self):
+        return json.loads(self.body.decode('utf-8'))
+
+
+class Receiver(object):
+    """``answer(status, headers=None, body=b'', delay=0)`` queues the next answers; then 200."""
+
+    def __init__(self):
+        self.received = []
+        self._answers = []
+        self._lock = threading.Lock()
+        self.arrived = threading.Condition(self._lock)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                with receiver.arrived:
+                    receiver.received.append(Received(self.path, dict(self.headers), body))
+                    status, headers, reply, delay = receiver._answers.pop(0) if receiver._answers \
+                        else (200, {}, b'{"status": "successful"}', 0)
+                    receiver.arrived.notify_all()
+                if delay:
+                    time.sleep(delay)
+                self.send_response(status)
+                for name, value in (headers or {}).items():
+                    self.send_header(name, value)
+                self.send_header('Content-Length', str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = _Server(('127.0.0.1', 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = 'http://127.0.0.1:%d/hook' % self.port
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def answer(self, status, headers=None, body=b'', delay=0):
+        with self._lock:
+            self._answers.append((status, headers, body, delay))
+
+    def reset(self):
+        with self._lock:
+            del self.received[:]
+            del self._answers[:]
+
+    def wait_for(self, count, timeout=10):
+        """Wait until ``count`` requests arrived; returns them."""
+        deadline = time.time() + timeout
+        with self.arrived:
+            while len(self.received) < count and time.time() < deadline:
+                self.arrived.wait(max(0.01, deadline - time.time()))
+            return list(self.received)
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
