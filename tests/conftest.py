@@ -23,7 +23,7 @@ def free_port():
 class OdooServer(object):
     """An Odoo process serving the test database over HTTP on a free port of 127.0.0.1."""
 
-    def __init__(self, config, database, extra_args=()):
+    def __init__(self, config, database, extra_args=(), dispatch=False):
         self.port = free_port()
         self.url = 'http://127.0.0.1:%d' % self.port
         self.database = database
@@ -31,7 +31,11 @@ class OdooServer(object):
         cmd = [sys.executable, os.path.join(ROOT, 'scripts', 'odoo'), '-c', config, '-d', database,
                '--db-filter=^%s$' % database, '--http-interface=127.0.0.1',
                '--http-port=%d' % self.port, '--logfile=%s' % self.log_path] + list(extra_args)
-        self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        env = dict(os.environ)
+        if not dispatch:  # a plain HTTP server: no dispatcher thread, no cron
+            env['ACCOUNT_WEBHOOK_NO_DISPATCHER'] = '1'
+            cmd.append('--max-cron-threads=0')
+        self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         self._wait_ready()
 
     def _wait_ready(self, timeout=120):
@@ -64,6 +68,15 @@ def odoo_db(request):
 @pytest.fixture(scope='session')
 def odoo_server(request, odoo_db):
     server = OdooServer(request.config.getoption('--odoo-config'), odoo_db)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope='module')
+def product_server(request, odoo_db):
+    """Odoo as `make run` serves it: HTTP, the dispatcher thread and the cron. Module-scoped: tests
+    elsewhere that control dispatching themselves must not have it running."""
+    server = OdooServer(request.config.getoption('--odoo-config'), odoo_db, dispatch=True)
     yield server
     server.stop()
 

@@ -27,6 +27,16 @@ def _now():
     return datetime.datetime.utcnow().replace(microsecond=0)
 
 
+def post_jobs(session, timeouts, jobs):
+    """POST each job, signed, outside any transaction; returns ``[(delivery id, Result)]``."""
+    connect, total = timeouts
+    results = []
+    for delivery_id, url, key, event_id, body in jobs:
+        headers = signing.headers(key, event_id, int(time.time()), body)
+        results.append((delivery_id, sender.post(session, url, body, headers, connect, total)))
+    return results
+
+
 def retry_after_seconds(value, now=None):
     """Seconds from a Retry-After header (delay-seconds or HTTP-date), or None."""
     if not value:
@@ -174,17 +184,6 @@ class WebhookDelivery(models.Model):
                 for d in self.sudo()]
 
     @api.model
-    def _post_jobs(self, jobs):
-        """POST each job, signed, outside any transaction; returns ``[(delivery id, Result)]``."""
-        session = self._session()
-        connect, total = self._timeouts()
-        results = []
-        for delivery_id, url, key, event_id, body in jobs:
-            headers = signing.headers(key, event_id, int(time.time()), body)
-            results.append((delivery_id, sender.post(session, url, body, headers, connect, total)))
-        return results
-
-    @api.model
     def _record_results(self, results):
         """Store each result: one attempt row each, then done, retry later, failed."""
         now = _now()
@@ -258,7 +257,7 @@ class WebhookDelivery(models.Model):
 
     def _send_now(self):
         """Send these deliveries at once, in the current transaction (tests, the test event)."""
-        self._record_results(self._post_jobs(self._jobs()))
+        self._record_results(post_jobs(self._session(), self._timeouts(), self._jobs()))
 
     @api.model
     def _dispatch_due(self, limit=50):
@@ -270,12 +269,17 @@ class WebhookDelivery(models.Model):
         attempted = 0
         while True:
             with api.Environment.manage(), self.pool.cursor() as cr:
-                env = api.Environment(cr, SUPERUSER_ID, {})
-                jobs = env[self._name]._claim(limit)._jobs()
+                # READ COMMITTED: under Odoo's REPEATABLE READ, locking a row another worker
+                # committed after this transaction began is a serialization failure, not a skip
+                cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+                model = api.Environment(cr, SUPERUSER_ID, {})[self._name]
+                jobs = model._claim(limit)._jobs()
+                session, timeouts = model._session(), model._timeouts()
             if not jobs:
                 return attempted
-            results = self._post_jobs(jobs)
+            results = post_jobs(session, timeouts, jobs)
             with api.Environment.manage(), self.pool.cursor() as cr:
+                cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
                 api.Environment(cr, SUPERUSER_ID, {})[self._name]._record_results(results)
             attempted += len(jobs)
 

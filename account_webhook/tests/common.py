@@ -12,6 +12,9 @@ class WebhookCase(SavepointCase):
         super(WebhookCase, cls).setUpClass()
         cls.Callback = cls.env['webhook.callback']
         cls.Delivery = cls.env['webhook.delivery']
+        # whatever other test suites committed to this database is not part of these tests
+        cls.Callback.search([]).write({'active': False})
+        cls.Delivery.search([]).unlink()
         cls.company = cls.env.ref('base.main_company')
         cls.other_company = cls.env['res.company'].create({'name': 'Other Company (test)'})
         Users = cls.env['res.users'].with_context(no_reset_password=True)
