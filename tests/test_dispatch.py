@@ -32,10 +32,13 @@ def env(odoo_db):
         environment.made = made
         Params = environment['ir.config_parameter']
         Params.set_param('account_webhook.allowed_targets', '127.0.0.1')
+        others = environment['webhook.callback'].search([])
+        others.write({'active': False})  # what other tests left is not dispatched here
         cr.commit()
         yield environment
         cr.rollback()
         environment['webhook.callback'].browse(made).exists().unlink()
+        others.exists().write({'active': True})
         Params.set_param('account_webhook.allowed_targets', '')
         Params.set_param('account_webhook.lease_seconds', '')
         cr.commit()

@@ -44,7 +44,9 @@ class WebhookCallback(models.Model):
         'ir.model', string='Record model name', required=True, ondelete='cascade',
         domain=lambda self: [('model', 'in', self._supported_models())],
         help='The kind of record this callback reports on, e.g. Invoice.')
-    model = fields.Char(string='Model', related='model_id.model', store=True, readonly=True, index=True)
+    # model_id's technical name, kept in step by create/write (not a stored related field: see
+    # webhook.delivery.attempt.callback_id for why no recomputation may hang on a callback)
+    model = fields.Char(string='Model', readonly=True, index=True)
     field_ids = fields.Many2many(
         'ir.model.fields', 'webhook_callback_field_rel', 'callback_id', 'field_id', string='Fields',
         domain="[('model_id', '=', model_id), ('store', '=', True), ('ttype', 'not in', ['binary'])]",
@@ -197,6 +199,8 @@ class WebhookCallback(models.Model):
             if missing:
                 raise ValidationError(_('Fields: %s is not a field of %s.') % (', '.join(missing), model_name))
             vals['field_ids'] = [(6, 0, found.ids)]
+        if vals.get('model_id'):
+            vals['model'] = self.env['ir.model'].sudo().browse(vals['model_id']).model
         return vals
 
     # -- ORM -----------------------------------------------------------------------------
@@ -215,7 +219,7 @@ class WebhookCallback(models.Model):
         vals.pop('revision', None)
         if 'key' in vals:
             self._check_key_value(vals['key'])
-        if 'model' in vals or 'field_names' in vals:
+        if 'model' in vals or 'field_names' in vals or 'model_id' in vals:
             models_now = set(self.mapped('model'))
             vals = self._resolve_names(vals, current_model=models_now.pop() if len(models_now) == 1 else None)
         if vals.get('active'):

@@ -160,7 +160,13 @@ class WebhookDelivery(models.Model):
     def _defer_over_rate_limit(self):
         """Give back the claimed deliveries beyond their callback's rate limit; they wait, not drop."""
         deferred = self.browse()
-        for callback in self.mapped('callback_id').filtered('rate_limit'):
+        if not self:
+            return deferred
+        self.env.cr.execute("""SELECT DISTINCT c.id FROM webhook_callback c
+                                 JOIN webhook_delivery d ON d.callback_id = c.id
+                                WHERE d.id IN %s AND c.rate_limit > 0""", (tuple(self.ids),))
+        limited = [row[0] for row in self.env.cr.fetchall()]
+        for callback in self.env['webhook.callback'].sudo().browse(limited):
             self.env.cr.execute("""
                 SELECT count(*), min(a.attempted_at) FROM webhook_delivery_attempt a
                  WHERE a.callback_id = %%s AND a.attempted_at > %s - interval '1 second' * %%s
@@ -180,48 +186,34 @@ class WebhookDelivery(models.Model):
 
     def _jobs(self):
         """What sending needs, read while a transaction is open: ``(delivery id, url, key, event id, body)``."""
-        return [(d.id, d.callback_id.url, d.callback_id.key, d.event_id, d.payload.encode('utf-8'))
-                for d in self.sudo()]
+        if not self:
+            return []
+        self.env.cr.execute("""SELECT d.id, c.url, c.key, d.event_id, d.payload FROM webhook_delivery d
+                                 JOIN webhook_callback c ON c.id = d.callback_id
+                                WHERE d.id IN %s ORDER BY d.id""", (tuple(self.ids),))
+        return [row[:4] + (row[4].encode('utf-8'),) for row in self.env.cr.fetchall()]
 
     @api.model
     def _record_results(self, results):
         """Store each result: one attempt row each, then done, retry later, failed."""
         now = _now()
         schedule = self._retry_schedule()
-        deliveries = self.browse([delivery_id for delivery_id, _result in results]).sudo().exists()
-        by_id = {d.id: d for d in deliveries}
+        if not results:
+            return
+        self.env.cr.execute('SELECT id, callback_id, attempt_count FROM webhook_delivery WHERE id IN %s',
+                            (tuple(delivery_id for delivery_id, _result in results),))
+        current = {row[0]: row[1:] for row in self.env.cr.fetchall()}  # deleted meanwhile: absent
         attempt_rows, done = [], {}
         for delivery_id, result in results:
-            delivery = by_id.get(delivery_id)
-            if delivery is None:
-                continue  # deleted meanwhile
-            attempt = delivery.attempt_count + 1
-            error = result.error or (None if result.ok else 'HTTP %s: %s' % (result.status_code, result.excerpt[:500]))
-            attempt_rows.append((delivery.id, delivery.callback_id.id, now, result.status_code or 0,
+            if delivery_id not in current:
+                continue
+            callback_id, attempt_count = current[delivery_id]
+            attempt_rows.append((delivery_id, callback_id, now, result.status_code or 0,
                                  result.duration_ms, result.excerpt or None, result.error, result.ok))
             if result.ok:
-                done.setdefault(result.status_code, []).append(delivery.id)
-                continue
-            vals = {'attempt_count': attempt, 'last_status_code': result.status_code or 0, 'last_error': error,
-                    'lease_until': False}
-            if result.status_code == 410:
-                vals.update(state='failed', last_error=_('HTTP 410 Gone: the receiver asked to stop; '
-                                                         'the callback was deactivated.'))
-                delivery.callback_id._deactivate(_('The receiver answered 410 Gone on %s UTC.') % now)
-            elif result.blocked:
-                vals['state'] = 'failed'
-                _logger.warning('Callback %s: delivery %s refused: %s', delivery.callback_id.id, delivery.id,
-                                result.error)
+                done.setdefault(result.status_code, []).append(delivery_id)
             else:
-                delay = self._retry_delay(attempt, result, schedule)
-                if delay is None:
-                    vals['state'] = 'failed'
-                else:
-                    vals.update(state='pending', next_attempt_at=fields.Datetime.to_string(
-                        now + datetime.timedelta(seconds=delay)))
-            _logger.info('Callback %s: delivery %s attempt %s failed (%s); now %s', delivery.callback_id.id,
-                         delivery.id, attempt, error, vals['state'])
-            delivery.write(vals)
+                self.sudo().browse(delivery_id)._record_failure(attempt_count + 1, result, now, schedule)
         for status_code, ids in done.items():
             self.env.cr.execute("""
                 UPDATE webhook_delivery SET state = 'done', done_at = %s, attempt_count = attempt_count + 1,
@@ -231,6 +223,28 @@ class WebhookDelivery(models.Model):
         if done:
             self.invalidate_cache(ids=[i for ids in done.values() for i in ids])
         self._insert_attempts(attempt_rows)
+
+    def _record_failure(self, attempt, result, now, schedule):
+        error = result.error or 'HTTP %s: %s' % (result.status_code, result.excerpt[:500])
+        vals = {'attempt_count': attempt, 'last_status_code': result.status_code or 0, 'last_error': error,
+                'lease_until': False}
+        if result.status_code == 410:
+            vals.update(state='failed', last_error=_('HTTP 410 Gone: the receiver asked to stop; '
+                                                     'the callback was deactivated.'))
+            self.callback_id._deactivate(_('The receiver answered 410 Gone on %s UTC.') % now)
+        elif result.blocked:
+            vals['state'] = 'failed'
+            _logger.warning('Callback %s: delivery %s refused: %s', self.callback_id.id, self.id, result.error)
+        else:
+            delay = self._retry_delay(attempt, result, schedule)
+            if delay is None:
+                vals['state'] = 'failed'
+            else:
+                vals.update(state='pending', next_attempt_at=fields.Datetime.to_string(
+                    now + datetime.timedelta(seconds=delay)))
+        _logger.info('Callback %s: delivery %s attempt %s failed (%s); now %s', self.callback_id.id, self.id,
+                     attempt, error, vals['state'])
+        self.write(vals)
 
     @api.model
     def _insert_attempts(self, rows):

@@ -11,7 +11,11 @@ class WebhookDeliveryAttempt(models.Model):
 
     delivery_id = fields.Many2one('webhook.delivery', string='Delivery', required=True, index=True,
                                   ondelete='cascade', readonly=True)
-    callback_id = fields.Many2one(related='delivery_id.callback_id', string='Callback', store=True, readonly=True)
+    # A plain many2one (set when the attempt is written), not a stored related field: deleting a
+    # callback then queues no recomputation, which Odoo 11 would replay with a closed cursor when it
+    # retries the deletion after a serialization failure (the dispatcher updating its deliveries).
+    callback_id = fields.Many2one('webhook.callback', string='Callback', required=True, index=True,
+                                  ondelete='cascade', readonly=True)
     attempted_at = fields.Datetime(string='Time', required=True, readonly=True, default=fields.Datetime.now)
     status_code = fields.Integer(string='Status code', readonly=True)
     duration_ms = fields.Integer(string='Duration (ms)', readonly=True)

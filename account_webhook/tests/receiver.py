@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """A real HTTP receiver on 127.0.0.1 for the tests: records every POST, answers as scripted."""
 import json
+import socket
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -33,6 +34,11 @@ class Receiver(object):
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = 'HTTP/1.1'
+
+            def setup(self):
+                BaseHTTPRequestHandler.setup(self)
+                # headers and body leave in two writes: without this, Nagle waits for a delayed ACK
+                self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
