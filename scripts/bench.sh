@@ -7,3 +7,4 @@ export TEST_DB=${BENCH_DB:-account_webhook_bench}
 scripts/setup.sh test
 source var/pg.env
 .venv/bin/python -u bench/bench_capture.py "$TEST_DB" "$@"
+.venv/bin/python -u bench/bench_delivery.py "$TEST_DB"

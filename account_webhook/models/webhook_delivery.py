@@ -79,10 +79,9 @@ class WebhookDelivery(models.Model):
                           help='The exact JSON body that is POSTed.')
     state = fields.Selection(
         [('pending', 'Pending'), ('sending', 'Sending'), ('done', 'Delivered'), ('failed', 'Failed')],
-        string='State', required=True, default='pending', readonly=True, index=True)
+        string='State', required=True, default='pending', readonly=True)
     attempt_count = fields.Integer(string='Attempts', readonly=True)
-    next_attempt_at = fields.Datetime(string='Next attempt', readonly=True, default=fields.Datetime.now,
-                                      index=True)
+    next_attempt_at = fields.Datetime(string='Next attempt', readonly=True, default=fields.Datetime.now)
     lease_until = fields.Datetime(string='Claimed until', readonly=True, copy=False,
                                   help='A dispatcher is sending it; past this time another may take it over.')
     last_status_code = fields.Integer(string='Last status code', readonly=True)
@@ -328,14 +327,30 @@ class WebhookDelivery(models.Model):
 
     @api.model_cr
     def init(self):
-        # Wake the dispatchers when a delivery becomes due (delivered on commit only).
+        # What the claims look for: only the rows still to send are indexed (inserts stay cheap).
+        self.env.cr.execute("""
+            CREATE INDEX IF NOT EXISTS webhook_delivery_due_index ON webhook_delivery (next_attempt_at)
+             WHERE state IN ('pending', 'sending');
+            CREATE INDEX IF NOT EXISTS webhook_delivery_record_index ON webhook_delivery (res_model, res_id)
+             WHERE state IN ('pending', 'sending');
+        """)
+        # Wake the dispatchers when deliveries become due (PostgreSQL delivers it on commit only).
+        # One notification per statement, however many rows it wrote.
         self.env.cr.execute("""
             CREATE OR REPLACE FUNCTION account_webhook_notify() RETURNS trigger AS $$
             BEGIN
-                PERFORM pg_notify(%s, current_database());
+                IF EXISTS (SELECT 1 FROM account_webhook_changed WHERE state = 'pending') THEN
+                    PERFORM pg_notify(%s, current_database());
+                END IF;
                 RETURN NULL;
             END $$ LANGUAGE plpgsql;
             DROP TRIGGER IF EXISTS account_webhook_notify ON webhook_delivery;
-            CREATE TRIGGER account_webhook_notify AFTER INSERT OR UPDATE OF state ON webhook_delivery
-                FOR EACH ROW WHEN (NEW.state = 'pending') EXECUTE PROCEDURE account_webhook_notify();
+            DROP TRIGGER IF EXISTS account_webhook_notify_insert ON webhook_delivery;
+            DROP TRIGGER IF EXISTS account_webhook_notify_update ON webhook_delivery;
+            CREATE TRIGGER account_webhook_notify_insert AFTER INSERT ON webhook_delivery
+                REFERENCING NEW TABLE AS account_webhook_changed
+                FOR EACH STATEMENT EXECUTE PROCEDURE account_webhook_notify();
+            CREATE TRIGGER account_webhook_notify_update AFTER UPDATE ON webhook_delivery
+                REFERENCING NEW TABLE AS account_webhook_changed
+                FOR EACH STATEMENT EXECUTE PROCEDURE account_webhook_notify();
         """, (NOTIFY_CHANNEL,))

@@ -98,10 +98,16 @@ class WebhookMixin(models.AbstractModel):
         return None if parent_model is None else self.sudo().mapped(self._webhook_parent_field)
 
     @staticmethod
-    def _webhook_sees(callback, record):
+    def _webhook_sees(callback, company_id):
         """A callback sees the records of its company and those without a company."""
-        company = record['company_id'].id if 'company_id' in record._fields else False
-        return not company or company == callback[2]
+        return not company_id or company_id == callback[2]
+
+    def _webhook_companies(self):
+        """``{id: company id or None}`` (one query; {} when the model has no company)."""
+        if 'company_id' not in self._fields or not self._fields['company_id'].column_type:
+            return {}
+        self.env.cr.execute('SELECT id, company_id FROM "%s" WHERE id IN %%s' % self._table, (tuple(self.ids),))
+        return dict(self.env.cr.fetchall())
 
     # -- snapshot, mark, flush -------------------------------------------------------------
 
@@ -118,24 +124,28 @@ class WebhookMixin(models.AbstractModel):
         tracked = sorted({name for cb in callbacks if cb[1] == 'update' for name in cb[3]})
         todo = self.sudo().filtered(lambda r: (r._name, r.id) not in tx.before and (r._name, r.id) not in tx.created)
         if todo and tracked:
-            columns = [name for name in tracked if self._fields[name].column_type]
-            stored = todo._webhook_column_values(columns)
-            others = [name for name in tracked if name not in columns]
-            for record in todo:
-                values = payload.record_values(record, others)
-                values.update(stored.get(record.id, {}))
-                tx.before[(self._name, record.id)] = values
+            for record_id, values in todo._webhook_values(tracked).items():
+                tx.before[(self._name, record_id)] = values
         tx.dirty.setdefault(self._name, set()).update(self.ids)
 
-    def _webhook_column_values(self, names):
-        """``{id: {name: JSON value}}`` of stored columns, read from the database."""
-        if not names:
-            return {}
-        self.env.cr.execute('SELECT id, %s FROM "%s" WHERE id IN %%s' % (
-            ', '.join('"%s"' % name for name in names), self._table), (tuple(self.ids),))
-        return {row[0]: {name: payload.column_value(self.browse(row[0]), self._fields[name], raw)
-                         for name, raw in zip(names, row[1:])}
-                for row in self.env.cr.fetchall()}
+    def _webhook_values(self, names):
+        """``{id: {name: JSON value}}`` for these records: stored columns straight from the
+        database in one query (the ORM would prefetch every column of the model), the
+        other fields (one2many, many2many) through the ORM."""
+        columns = [name for name in names if self._fields[name].column_type]
+        result = {record_id: payload.OrderedDict() for record_id in self.ids}
+        if columns:
+            self.env.cr.execute('SELECT id, %s FROM "%s" WHERE id IN %%s' % (
+                ', '.join('"%s"' % name for name in columns), self._table), (tuple(self.ids),))
+            fields = [self._fields[name] for name in columns]
+            for row in self.env.cr.fetchall():
+                record = self.browse(row[0])
+                result[row[0]].update((field.name, payload.column_value(record, field, raw))
+                                      for field, raw in zip(fields, row[1:]))
+        others = [name for name in names if name not in columns]
+        for record in (self if others else ()):
+            result[record.id].update(payload.record_values(record, others))
+        return result
 
     def _webhook_flush(self, tx):
         rows, stale = [], tx.superseded
@@ -154,12 +164,14 @@ class WebhookMixin(models.AbstractModel):
             return
         fields = sorted({name for cb in callbacks for name in cb[3]})
         timestamp = payload.utc_timestamp()
+        current = records._webhook_values(fields)
+        companies = records._webhook_companies()
         for record in records:
             key = (record._name, record.id)
             created = key in tx.created
-            now = payload.record_values(record, fields)
+            now = current[record.id]
             for cb in callbacks:
-                if not self._webhook_sees(cb, record):
+                if not self._webhook_sees(cb, companies.get(record.id)):
                     continue
                 values = payload.OrderedDict((name, now[name]) for name in cb[3])
                 if cb[1] == 'create' and created:
@@ -207,13 +219,15 @@ class WebhookMixin(models.AbstractModel):
         callbacks = self._webhook_callbacks()
         rows, superseded = [], []
         timestamp = payload.utc_timestamp()
+        deleted = self.sudo()._webhook_values(sorted({name for cb in callbacks if cb[1] == 'delete' for name in cb[3]}))
+        companies = self._webhook_companies()
         for record in self.sudo():
             superseded += [(cb[0], record.id) for cb in callbacks if (cb[0], record.id) in tx.events]
             if (self._name, record.id) in tx.created:
                 continue  # created and deleted in one transaction: nothing happened outside
             for cb in callbacks:
-                if cb[1] == 'delete' and self._webhook_sees(cb, record):
-                    values = payload.record_values(record, cb[3])
+                if cb[1] == 'delete' and self._webhook_sees(cb, companies.get(record.id)):
+                    values = payload.OrderedDict((name, deleted[record.id][name]) for name in cb[3])
                     event_id = payload.new_event_id()
                     rows.append((cb[0], event_id, record._name, record.id, 'delete',
                                  payload.dumps(record._name, 'delete', record.id, values, event_id, timestamp)))
