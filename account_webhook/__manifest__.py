@@ -18,6 +18,9 @@
         'views/webhook_menus.xml',
         'data/ir_cron.xml',
     ],
+    'demo': [
+        'demo/webhook_callback_demo.xml',
+    ],
     'installable': True,
     'application': False,
 }
