@@ -94,6 +94,12 @@ class WebhookDelivery(models.Model):
         ('event_callback_unique', 'unique(event_id)', 'A delivery already exists for this event.'),
     ]
 
+    @api.multi
+    def name_get(self):
+        operations = dict(self._fields['operation']._description_selection(self.env))
+        return [(d.id, '%s %s #%s' % (operations.get(d.operation, d.operation), d.res_model, d.res_id))
+                for d in self]
+
     # -- configuration (system parameters) ---------------------------------------------------
 
     @api.model
