@@ -30,6 +30,7 @@ The context key ``account_webhook_no_trigger`` or the system parameter
 ``account_webhook.capture_disabled`` switch capture off.
 """
 import datetime
+from contextlib import contextmanager
 
 from odoo import api, models
 
@@ -235,33 +236,33 @@ class WebhookMixin(models.AbstractModel):
 
     # -- ORM overrides ----------------------------------------------------------------------
 
-    def _webhook_begin(self):
+    @contextmanager
+    def _webhook_operation(self):
+        """A captured operation: nested ones only mark records; the outermost one flushes when it
+        succeeds (a failing operation flushes nothing: its changes roll back)."""
         tx = _transaction(self.env.cr)
         tx.depth += 1
-        return tx
-
-    def _webhook_end(self, tx, success):
-        tx.depth -= 1
-        if tx.depth == 0 and success:
-            self._webhook_flush(tx)
+        success = False
+        try:
+            yield tx
+            success = True
+        finally:
+            tx.depth -= 1
+            if tx.depth == 0 and success:
+                self._webhook_flush(tx)
 
     @api.model
     def create(self, vals):
         parent_model = self._webhook_parent_model()
         if parent_model is None and not self._webhook_callbacks():
             return super(WebhookMixin, self).create(vals)
-        tx = self._webhook_begin()
-        success = False
-        try:
+        with self._webhook_operation() as tx:
             if parent_model is not None and vals.get(self._webhook_parent_field):
                 parent_model.browse(vals[self._webhook_parent_field])._webhook_touch(tx)
             record = super(WebhookMixin, self).create(vals)
             if self._webhook_capable:
                 tx.created.add((self._name, record.id))
                 record._webhook_touch(tx)
-            success = True
-        finally:
-            self._webhook_end(tx, success)
         return record
 
     @api.multi
@@ -269,9 +270,7 @@ class WebhookMixin(models.AbstractModel):
         parents = self._webhook_parents()
         if not self or (parents is None and not self._webhook_callbacks()):
             return super(WebhookMixin, self).write(vals)
-        tx = self._webhook_begin()
-        success = False
-        try:
+        with self._webhook_operation() as tx:
             self._webhook_touch(tx)
             if parents is not None:
                 parents._webhook_touch(tx)
@@ -279,9 +278,6 @@ class WebhookMixin(models.AbstractModel):
             moved_to = self._webhook_parents() if self._webhook_parent_field in vals else None
             if moved_to is not None:
                 moved_to._webhook_touch(tx)
-            success = True
-        finally:
-            self._webhook_end(tx, success)
         return result
 
     @api.multi
@@ -290,14 +286,9 @@ class WebhookMixin(models.AbstractModel):
         callbacks = self._webhook_callbacks() if self else ()
         if not any(name in vals for cb in callbacks for name in cb[3]):
             return super(WebhookMixin, self)._write(vals)
-        tx = self._webhook_begin()
-        success = False
-        try:
+        with self._webhook_operation() as tx:
             self._webhook_touch(tx)
             result = super(WebhookMixin, self)._write(vals)
-            success = True
-        finally:
-            self._webhook_end(tx, success)
         return result
 
     @api.multi
@@ -305,16 +296,11 @@ class WebhookMixin(models.AbstractModel):
         parents = self._webhook_parents()
         if not self or (parents is None and not self._webhook_callbacks()):
             return super(WebhookMixin, self).unlink()
-        tx = self._webhook_begin()
-        success = False
-        try:
+        with self._webhook_operation() as tx:
             if parents is not None:
                 parents._webhook_touch(tx)
             rows, superseded = self._webhook_delete_rows(tx)
             result = super(WebhookMixin, self).unlink()
             tx.deletes.extend(rows)
             tx.superseded.extend(tx.events.pop(key) for key in superseded)
-            success = True
-        finally:
-            self._webhook_end(tx, success)
         return result
