@@ -65,6 +65,12 @@ def _transaction(cr):
     return tx
 
 
+def _outbox_row(callback, record, operation, values, event_id, timestamp, changed=None):
+    """The columns of one webhook_delivery row, as _webhook_store inserts them."""
+    return (callback[0], event_id, record._name, record.id, operation,
+            payload.dumps(record._name, operation, record.id, values, event_id, timestamp, changed))
+
+
 class WebhookMixin(models.AbstractModel):
     _name = 'webhook.mixin'
     _description = 'Callback-capable model'
@@ -191,8 +197,7 @@ class WebhookMixin(models.AbstractModel):
         # a savepoint rollback may have removed it since.
         event_id = tx.events.get((cb[0], record.id)) or payload.new_event_id()
         tx.events[(cb[0], record.id)] = event_id
-        rows.append((cb[0], event_id, record._name, record.id, operation,
-                     payload.dumps(record._name, operation, record.id, values, event_id, timestamp, changed)))
+        rows.append(_outbox_row(cb, record, operation, values, event_id, timestamp, changed))
 
     def _webhook_store(self, rows, stale):
         cr = self.env.cr
@@ -229,9 +234,7 @@ class WebhookMixin(models.AbstractModel):
             for cb in callbacks:
                 if cb[1] == 'delete' and self._webhook_sees(cb, companies.get(record.id)):
                     values = payload.OrderedDict((name, deleted[record.id][name]) for name in cb[3])
-                    event_id = payload.new_event_id()
-                    rows.append((cb[0], event_id, record._name, record.id, 'delete',
-                                 payload.dumps(record._name, 'delete', record.id, values, event_id, timestamp)))
+                    rows.append(_outbox_row(cb, record, 'delete', values, payload.new_event_id(), timestamp))
         return rows, superseded
 
     # -- ORM overrides ----------------------------------------------------------------------
