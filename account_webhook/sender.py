@@ -10,6 +10,8 @@ comma-separated). The socket then connects to an address that was checked: there
 second lookup for DNS rebinding to change. Redirects are not followed, proxies from the
 environment are not used, and every request has a connect and a total timeout.
 """
+import datetime
+import email.utils
 import ipaddress
 import socket
 import time
@@ -177,3 +179,22 @@ def post(session, url, body, headers, connect_timeout, total_timeout):
 
 def _ms(start):
     return int((time.monotonic() - start) * 1000)
+
+
+def retry_after_seconds(value, now=None):
+    """Seconds from a Retry-After header (delay-seconds or HTTP-date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return int(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment is None:
+        return None
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.timezone.utc)
+    return max(0, int((moment - now).total_seconds()))

@@ -1,7 +1,6 @@
 # Copyright 2026 account_webhook developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime
-import email.utils
 import logging
 import random
 import threading
@@ -35,25 +34,6 @@ def post_jobs(session, timeouts, jobs):
         headers = signing.headers(key, event_id, int(time.time()), body)
         results.append((delivery_id, sender.post(session, url, body, headers, connect, total)))
     return results
-
-
-def retry_after_seconds(value, now=None):
-    """Seconds from a Retry-After header (delay-seconds or HTTP-date), or None."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return int(value)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if moment is None:
-        return None
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return max(0, int((moment - now).total_seconds()))
 
 
 class WebhookDelivery(models.Model):
@@ -116,12 +96,25 @@ class WebhookDelivery(models.Model):
             return [float(item) for item in DEFAULT_SCHEDULE.split(',')]
 
     @api.model
+    def _number_param(self, key, default):
+        """A positive number from a system parameter; a malformed one is reported and ignored."""
+        raw = self._param(key, '')
+        try:
+            value = float(raw) if raw else default
+        except ValueError:
+            value = 0
+        if value <= 0:
+            _logger.warning('account_webhook.%s %r is not a positive number; using %s', key, raw, default)
+            value = default
+        return value
+
+    @api.model
     def _timeouts(self):
-        return (float(self._param('timeout_connect', '5')), float(self._param('timeout_total', '15')))
+        return (self._number_param('timeout_connect', 5.0), self._number_param('timeout_total', 15.0))
 
     @api.model
     def _lease_seconds(self):
-        return int(self._param('lease_seconds', str(LEASE_SECONDS)))
+        return int(self._number_param('lease_seconds', LEASE_SECONDS))
 
     @api.model
     def _session(self):
@@ -269,7 +262,7 @@ class WebhookDelivery(models.Model):
         if attempt > len(schedule):
             return None
         if result.status_code in (429, 503):
-            asked = retry_after_seconds(result.retry_after)
+            asked = sender.retry_after_seconds(result.retry_after)
             if asked is not None:
                 return min(asked, MAX_RETRY_AFTER)
         return schedule[attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
@@ -319,7 +312,7 @@ class WebhookDelivery(models.Model):
 
     @api.model
     def _cron_housekeeping(self):
-        days = int(self._param('retention_days', '30'))
+        days = int(self._number_param('retention_days', 30))
         self.env.cr.execute("""
             DELETE FROM webhook_delivery WHERE state = 'done'
                AND done_at < (now() at time zone 'UTC') - interval '1 day' * %s""", (days,))

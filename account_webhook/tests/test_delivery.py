@@ -110,6 +110,20 @@ class TestSending(DeliveryCase):
         self.assertIn('timeout', delivery.last_error)
         self.assertLess(delivery.attempt_ids.duration_ms, 1900)
 
+    def test_malformed_parameters_are_reported_and_defaults_used(self):
+        self.Params.set_param('account_webhook.timeout_total', 'fifteen')
+        self.Params.set_param('account_webhook.retry_schedule', '5,soon')
+        delivery = self.change()
+        self.receiver.answer(500)
+        with self.assertLogs(DELIVERY_LOGGER, 'WARNING') as logs:
+            delivery._send_now()
+        self.assertEqual(delivery.state, 'pending')  # retried on the default schedule
+        self.assertTrue(2.9 <= self.seconds_from_now(delivery.next_attempt_at) <= 6.1)
+        output = '\n'.join(logs.output)
+        self.assertIn('timeout_total', output)
+        self.assertIn('retry_schedule', output)
+        self.assertEqual(self.Delivery._timeouts(), (5.0, 15.0))
+
     def test_refused_connection_is_retried(self):
         closed = Receiver()
         closed.close()
