@@ -13,4 +13,4 @@ echo "==> static checks: vermin (account_webhook/ valid on Python 3.5), ruff"
 .venv/bin/ruff check .
 echo "==> pytest"
 export PYTHONPATH=$ROOT
-exec .venv/bin/python -m pytest --odoo-config=var/odoo.conf --odoo-database="$TEST_DB" "$@"
+exec .venv/bin/python -m pytest --odoo-config=var/odoo.conf --odoo-database="$TEST_DB" --durations=8 "$@"
