@@ -2,3 +2,4 @@ from . import test_install
 from . import test_webhook_callback
 from . import test_capture
 from . import test_delivery
+from . import test_sender
