@@ -186,11 +186,10 @@ class WebhookCallback(models.Model):
             if not ir_model or model_name not in self._supported_models():
                 raise self._unsupported_model(model_name)
             vals['model_id'] = ir_model.id
+        if vals.get('model_id'):
+            vals['model'] = self.env['ir.model'].sudo().browse(vals['model_id']).model
         if field_names is not None:
-            if vals.get('model_id'):
-                model_name = self.env['ir.model'].sudo().browse(vals['model_id']).model
-            else:
-                model_name = current_model
+            model_name = vals.get('model') or current_model
             if not model_name:
                 raise ValidationError(_('Fields: give the record model together with field names.'))
             names = list(OrderedSet(field_names))
@@ -199,8 +198,6 @@ class WebhookCallback(models.Model):
             if missing:
                 raise ValidationError(_('Fields: %s is not a field of %s.') % (', '.join(missing), model_name))
             vals['field_ids'] = [(6, 0, found.ids)]
-        if vals.get('model_id'):
-            vals['model'] = self.env['ir.model'].sudo().browse(vals['model_id']).model
         return vals
 
     # -- ORM -----------------------------------------------------------------------------
@@ -291,7 +288,8 @@ class WebhookCallback(models.Model):
         return {
             'type': 'ir.actions.act_window', 'res_model': 'webhook.delivery', 'res_id': delivery.id,
             'view_mode': 'form', 'views': [(False, 'form')], 'target': 'new',
-            'name': _('Test event: %s') % dict(delivery._fields['state'].selection)[delivery.state],
+            'name': _('Test event: %s') % dict(
+                delivery._fields['state']._description_selection(self.env))[delivery.state],
         }
 
     def _deactivate(self, reason):

@@ -5,6 +5,7 @@ import logging
 import random
 import threading
 import time
+from contextlib import contextmanager
 
 from odoo import SUPERUSER_ID, _, api, fields, models
 
@@ -182,6 +183,32 @@ class WebhookDelivery(models.Model):
 
     # -- sending -----------------------------------------------------------------------------
 
+    @api.model
+    def _enqueue(self, rows, stale=()):
+        """Write outbox rows ``(callback id, event id, model, record id, operation, payload)`` in one
+        statement; a row whose event id exists already (this transaction wrote it) gets the new
+        payload. ``stale``: event ids whose pending rows are dropped."""
+        if stale:
+            self.env.cr.execute("DELETE FROM webhook_delivery WHERE event_id IN %s AND state = 'pending'",
+                                (tuple(stale),))
+        now = datetime.datetime.utcnow()
+        self._insert_rows('webhook_delivery', (
+            'callback_id', 'event_id', 'res_model', 'res_id', 'operation', 'payload', 'state', 'attempt_count',
+            'next_attempt_at'), [tuple(row) + ('pending', 0, now) for row in rows], now,
+            ' ON CONFLICT (event_id) DO UPDATE SET payload = EXCLUDED.payload, write_date = EXCLUDED.write_date')
+
+    @api.model
+    def _insert_rows(self, table, columns, rows, now, suffix=''):
+        """One multi-row INSERT, with Odoo's log-access columns (the ORM would do one per row)."""
+        if not rows:
+            return
+        cr = self.env.cr
+        uid = self.env.uid
+        template = '(%s)' % ', '.join(['%s'] * (len(columns) + 4))
+        values = ','.join(cr.mogrify(template, tuple(row) + (uid, now, uid, now)).decode('utf-8') for row in rows)
+        cr.execute('INSERT INTO "%s" (%s, create_uid, create_date, write_uid, write_date) VALUES %s%s' % (
+            table, ', '.join(columns), values, suffix))
+
     def _jobs(self):
         """What sending needs, read while a transaction is open: ``(delivery id, url, key, event id, body)``."""
         if not self:
@@ -194,10 +221,10 @@ class WebhookDelivery(models.Model):
     @api.model
     def _record_results(self, results):
         """Store each result: one attempt row each, then done, retry later, failed."""
-        now = _now()
-        schedule = self._retry_schedule()
         if not results:
             return
+        now = _now()
+        schedule = self._retry_schedule()
         self.env.cr.execute('SELECT id, callback_id, attempt_count FROM webhook_delivery WHERE id IN %s',
                             (tuple(delivery_id for delivery_id, _result in results),))
         current = {row[0]: row[1:] for row in self.env.cr.fetchall()}  # deleted meanwhile: absent
@@ -220,7 +247,9 @@ class WebhookDelivery(models.Model):
                  WHERE id IN %s""", (now, status_code, now, self.env.uid, tuple(ids)))
         if done:
             self.invalidate_cache(ids=[i for ids in done.values() for i in ids])
-        self._insert_attempts(attempt_rows)
+        self._insert_rows('webhook_delivery_attempt', (
+            'delivery_id', 'callback_id', 'attempted_at', 'status_code', 'duration_ms', 'response_excerpt',
+            'error', 'success'), attempt_rows, now)
 
     def _record_failure(self, attempt, result, now, schedule):
         error = result.error or 'HTTP %s: %s' % (result.status_code, result.excerpt[:500])
@@ -243,18 +272,6 @@ class WebhookDelivery(models.Model):
         _logger.info('Callback %s: delivery %s attempt %s failed (%s); now %s', self.callback_id.id, self.id,
                      attempt, error, vals['state'])
         self.write(vals)
-
-    @api.model
-    def _insert_attempts(self, rows):
-        if not rows:
-            return
-        cr = self.env.cr
-        uid = self.env.uid
-        values = ','.join(cr.mogrify('(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)',
-                                     row + (uid, row[2], uid, row[2])).decode('utf-8') for row in rows)
-        cr.execute('INSERT INTO webhook_delivery_attempt (delivery_id, callback_id, attempted_at, status_code,'
-                   ' duration_ms, response_excerpt, error, success, create_uid, create_date, write_uid, write_date)'
-                   ' VALUES ' + values)
 
     @staticmethod
     def _retry_delay(attempt, result, schedule):
@@ -280,20 +297,24 @@ class WebhookDelivery(models.Model):
         """
         attempted = 0
         while True:
-            with api.Environment.manage(), self.pool.cursor() as cr:
-                # READ COMMITTED: under Odoo's REPEATABLE READ, locking a row another worker
-                # committed after this transaction began is a serialization failure, not a skip
-                cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
-                model = api.Environment(cr, SUPERUSER_ID, {})[self._name]
+            with self._short_transaction() as model:
                 jobs = model._claim(limit)._jobs()
                 session, timeouts = model._session(), model._timeouts()
             if not jobs:
                 return attempted
             results = post_jobs(session, timeouts, jobs)
-            with api.Environment.manage(), self.pool.cursor() as cr:
-                cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
-                api.Environment(cr, SUPERUSER_ID, {})[self._name]._record_results(results)
+            with self._short_transaction() as model:
+                model._record_results(results)
             attempted += len(jobs)
+
+    @contextmanager
+    def _short_transaction(self):
+        """This model in a transaction of its own, committed on exit, at READ COMMITTED: under Odoo's
+        REPEATABLE READ, locking a row another worker committed after this transaction began is a
+        serialization failure, not a skip."""
+        with api.Environment.manage(), self.pool.cursor() as cr:
+            cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+            yield api.Environment(cr, SUPERUSER_ID, {})[self._name]
 
     # -- actions -------------------------------------------------------------------------------
 

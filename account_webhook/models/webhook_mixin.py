@@ -29,7 +29,6 @@ Nothing is sent from here: the rows commit or roll back with the change.
 The context key ``account_webhook_no_trigger`` or the system parameter
 ``account_webhook.capture_disabled`` switch capture off.
 """
-import datetime
 from contextlib import contextmanager
 
 from odoo import api, models
@@ -66,7 +65,7 @@ def _transaction(cr):
 
 
 def _outbox_row(callback, record, operation, values, event_id, timestamp, changed=None):
-    """The columns of one webhook_delivery row, as _webhook_store inserts them."""
+    """The columns of one webhook_delivery row, as webhook.delivery._enqueue inserts them."""
     return (callback[0], event_id, record._name, record.id, operation,
             payload.dumps(record._name, operation, record.id, values, event_id, timestamp, changed))
 
@@ -163,7 +162,7 @@ class WebhookMixin(models.AbstractModel):
         tx.dirty = {}
         rows += tx.deletes
         tx.deletes = []
-        self._webhook_store(rows, stale)
+        self.env['webhook.delivery']._enqueue(rows, stale)
 
     def _webhook_changes(self, tx, records, rows, stale):
         callbacks = records._webhook_callbacks()
@@ -198,23 +197,6 @@ class WebhookMixin(models.AbstractModel):
         event_id = tx.events.get((cb[0], record.id)) or payload.new_event_id()
         tx.events[(cb[0], record.id)] = event_id
         rows.append(_outbox_row(cb, record, operation, values, event_id, timestamp, changed))
-
-    def _webhook_store(self, rows, stale):
-        cr = self.env.cr
-        if stale:
-            cr.execute("DELETE FROM webhook_delivery WHERE event_id IN %s AND state = 'pending'", (tuple(stale),))
-        if not rows:
-            return
-        now = datetime.datetime.utcnow()
-        uid = self.env.uid
-        values = ','.join(
-            cr.mogrify("(%s, %s, %s, %s, %s, %s, 'pending', 0, %s, %s, %s, %s, %s)",
-                       row + (now, uid, now, uid, now)).decode('utf-8')
-            for row in rows)
-        cr.execute(
-            "INSERT INTO webhook_delivery (callback_id, event_id, res_model, res_id, operation, payload, state,"
-            " attempt_count, next_attempt_at, create_uid, create_date, write_uid, write_date) VALUES " + values +
-            " ON CONFLICT (event_id) DO UPDATE SET payload = EXCLUDED.payload, write_date = EXCLUDED.write_date")
 
     def _webhook_delete_rows(self, tx):
         """Outbox rows for deleting ``self``, with the values read before the deletion.
