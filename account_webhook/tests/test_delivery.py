@@ -44,6 +44,15 @@ class DeliveryCase(WebhookCase):
         return self.Delivery.search([('callback_id', '=', self.callback.id), ('res_id', '=', partner.id),
                                      ('state', '=', 'pending')], order='id desc', limit=1)
 
+    def give_up_on(self, schedule):
+        """A delivery answered 500 until the retry ``schedule`` is exhausted."""
+        self.Params.set_param('account_webhook.retry_schedule', schedule)
+        delivery = self.change()
+        for _attempt in range(len(schedule.split(',')) + 1):
+            self.receiver.answer(500)
+            delivery._send_now()
+        return delivery
+
     @staticmethod
     def seconds_from_now(value):
         return (fields.Datetime.from_string(value) - datetime.datetime.utcnow()).total_seconds()
@@ -168,11 +177,7 @@ class TestSending(DeliveryCase):
         self.assertEqual((delivery.state, delivery.last_status_code), ('pending', 302))
 
     def test_retries_exhausted_is_failed(self):
-        self.Params.set_param('account_webhook.retry_schedule', '1,1')
-        delivery = self.change()
-        for _attempt in range(3):
-            self.receiver.answer(500)
-            delivery._send_now()
+        delivery = self.give_up_on('1,1')
         self.assertEqual((delivery.state, delivery.attempt_count), ('failed', 3))
         self.assertEqual(len(delivery.attempt_ids), 3)
 
@@ -270,12 +275,8 @@ class TestActionsAndHousekeeping(DeliveryCase):
         self.assertEqual(first.body, second.body)
 
     def test_retry_all_failed_deliveries_of_a_callback(self):
-        self.Params.set_param('account_webhook.retry_schedule', '1')
-        delivery = self.change()
-        for _attempt in range(2):
-            self.receiver.answer(500)
-            delivery._send_now()
-        self.assertEqual(delivery.state, 'failed')
+        delivery = self.give_up_on('1')
+        self.assertEqual((delivery.state, delivery.attempt_count), ('failed', 2))
         self.assertEqual(self.callback.action_retry_failed(), 1)
         self.assertEqual(delivery.state, 'pending')
         delivery._send_now()
