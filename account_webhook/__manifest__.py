@@ -3,12 +3,12 @@
 {
     'name': 'Account Webhook',
     'summary': 'Signed HTTP callbacks when invoices and contacts change',
-    'version': '11.0.1.0.0',
+    'version': '11.0.2.0.0',
     'category': 'Accounting',
     'license': 'LGPL-3',
     'author': 'account_webhook developers',
     'depends': ['account'],
-    'external_dependencies': {'python': ['requests']},
+    'external_dependencies': {'python': ['psycopg2']},
     'data': [
         'security/ir.model.access.csv',
         'security/webhook_security.xml',
@@ -23,4 +23,5 @@
     ],
     'installable': True,
     'application': False,
+    'uninstall_hook': 'uninstall_hook',
 }

@@ -1,5 +1,6 @@
-"""Delivery across processes: right after commit through a running server, concurrent workers,
-a worker killed mid-send. Data here is committed (as in production) and removed afterwards."""
+"""The delivery engine across threads and processes: right after commit through a running server,
+concurrent dispatchers, a dispatcher killed mid-send, slow and hanging endpoints. Data here is
+committed (as in production) and removed afterwards."""
 import os
 import signal
 import subprocess
@@ -10,6 +11,7 @@ import time
 import pytest
 
 import odoo
+from odoo.addons.account_webhook.runtime.engine import Engine
 from odoo.addons.account_webhook.tests.receiver import Receiver
 
 from .conftest import ROOT, Rpc
@@ -31,6 +33,8 @@ def env(odoo_db):
         made = []
         environment.made = made
         Params = environment['ir.config_parameter']
+        environment.set_params = lambda **params: [
+            Params.set_param('account_webhook.' + key, str(value)) for key, value in params.items()]
         Params.set_param('account_webhook.allowed_targets', '127.0.0.1')
         others = environment['webhook.callback'].search([])
         others.write({'active': False})  # what other tests left is not dispatched here
@@ -39,21 +43,57 @@ def env(odoo_db):
         cr.rollback()
         environment['webhook.callback'].browse(made).exists().unlink()
         others.exists().write({'active': True})
-        Params.set_param('account_webhook.allowed_targets', '')
-        Params.set_param('account_webhook.lease_seconds', '')
+        cr.execute("DELETE FROM ir_config_parameter WHERE key LIKE 'account\\_webhook.%%'")
+        cr.execute("DELETE FROM webhook_endpoint")
+        environment['ir.config_parameter'].clear_caches()
         cr.commit()
 
 
-def committed_deliveries(env, receiver, count):
-    callback = env['webhook.callback'].create({
+def make_callback(env, receiver, **vals):
+    callback = env['webhook.callback'].create(dict({
         'name': 'workers test', 'model': 'res.partner', 'action': 'create', 'field_names': ['name'],
-        'url': receiver.url})
+        'url': receiver.url}, **vals))
     env.made.append(callback.id)
-    partners = [env['res.partner'].create({'name': 'Worker test %d' % i}) for i in range(count)]
+    return callback
+
+
+def committed_deliveries(env, receiver, count, callbacks=None):
+    """``count`` contacts created and committed: one delivery each to every callback (made for
+    ``receiver`` if none given)."""
+    callbacks = callbacks or make_callback(env, receiver)
+    for i in range(count):
+        env['res.partner'].create({'name': 'Worker test %d' % i})
     env.cr.commit()
-    deliveries = env['webhook.delivery'].search([('callback_id', '=', callback.id)])
-    assert len(deliveries) == count == len(partners)
-    return callback, deliveries
+    deliveries = env['webhook.delivery'].search([('callback_id', 'in', callbacks.ids)])
+    assert len(deliveries) == count * len(callbacks)
+    return callbacks, deliveries
+
+
+class RunningEngine(object):
+    """An engine serving the test database in a thread of this process, as a server's would."""
+
+    def __init__(self, odoo_db):
+        self.engine = Engine([odoo_db])
+        self.stopping = False
+        self.thread = threading.Thread(target=self.engine.run, args=(lambda: self.stopping,), daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.stopping = True
+        self.thread.join(30)
+        assert not self.thread.is_alive()
+
+
+@pytest.fixture
+def engines(odoo_db):
+    started = []
+    yield lambda: started.append(RunningEngine(odoo_db)) or started[-1]
+    for engine in started:
+        engine.stop()
+
+
+def event_ids(receiver):
+    return [request.headers['webhook-id'] for request in receiver.received]
 
 
 def test_two_workers_never_send_the_same_delivery(env, receiver, odoo_db):
@@ -61,12 +101,7 @@ def test_two_workers_never_send_the_same_delivery(env, receiver, odoo_db):
     counts = []
 
     def worker():
-        with odoo.api.Environment.manage():
-            model = odoo.api.Environment(odoo.registry(odoo_db).cursor(), odoo.SUPERUSER_ID, {})['webhook.delivery']
-            try:
-                counts.append(model.with_context()._dispatch_due(limit=5))
-            finally:
-                model.env.cr.close()
+        counts.append(Engine([odoo_db], listen=False, concurrency=5).drain(60))
     threads = [threading.Thread(target=worker) for _i in range(2)]
     for thread in threads:
         thread.start()
@@ -95,7 +130,7 @@ model._dispatch_due()
 
 
 def test_a_worker_killed_mid_send_is_taken_over_after_its_lease(env, receiver, odoo_db, request):
-    env['ir.config_parameter'].set_param('account_webhook.lease_seconds', '2')
+    env.set_params(lease_seconds=1, timeout_connect=1, timeout_total=1)  # a lease of 1 + 1 + 3 s
     callback, delivery = committed_deliveries(env, receiver, 1)
     receiver.answer(200, delay=60)  # the first receiver answer hangs: the worker is mid-send
     script = WORKER % {'root': ROOT, 'config': request.config.getoption('--odoo-config'), 'db': odoo_db}
@@ -109,7 +144,7 @@ def test_a_worker_killed_mid_send_is_taken_over_after_its_lease(env, receiver, o
     delivery.invalidate_cache()
     assert delivery.state == 'sending'
     assert env['webhook.delivery']._dispatch_due() == 0, 'leased to the dead worker'
-    time.sleep(2.5)  # the lease runs out
+    time.sleep(5.5)  # the lease runs out
     assert env['webhook.delivery']._dispatch_due() == 1
     env.cr.rollback()
     delivery.invalidate_cache()
@@ -118,6 +153,77 @@ def test_a_worker_killed_mid_send_is_taken_over_after_its_lease(env, receiver, o
     assert (delivery.state, delivery.attempt_count, len(delivery.attempt_ids)) == ('done', 1, 1)
 
 
+def test_a_hanging_endpoint_never_delays_a_healthy_one(env, engines):
+    env.set_params(timeout_connect=1, timeout_total=2)
+    hanging, healthy = Receiver(delay=10), Receiver()
+    try:
+        callbacks = make_callback(env, hanging) | make_callback(env, healthy)
+        started = time.time()
+        engines()
+        committed_deliveries(env, healthy, 20, callbacks)
+        assert len(healthy.wait_for(20, timeout=10)) == 20
+        arrived = time.time() - started
+        env.cr.rollback()
+        hanging_attempts = env['webhook.delivery.attempt'].search_count([('callback_id', '=', callbacks[0].id)])
+        # every healthy delivery arrived while the hanging endpoint's first requests were still timing out
+        assert arrived < 2 and hanging_attempts == 0, (arrived, hanging_attempts)
+        assert 1 <= len(hanging.received) <= 8, 'at most per_endpoint requests in flight to one endpoint'
+        assert sorted(event_ids(healthy)) == sorted(env['webhook.delivery'].search(
+            [('callback_id', '=', callbacks[1].id)]).mapped('event_id'))
+    finally:
+        hanging.close()
+        healthy.close()
+
+
+def test_slow_receiver_and_two_dispatchers_send_each_event_once(env, engines):
+    # requests take 3 s, far longer than the lease an operator set: the lease covers the request anyway
+    env.set_params(timeout_connect=1, timeout_total=5, lease_seconds=1)
+    slow = Receiver(delay=3)
+    try:
+        callbacks, deliveries = committed_deliveries(env, slow, 40, make_callback(env, slow))
+        engines(), engines()
+        deadline = time.time() + 30
+        while time.time() < deadline and env['webhook.delivery'].search_count(
+                [('id', 'in', deliveries.ids), ('state', '!=', 'done')]):
+            time.sleep(0.5)
+            env.cr.rollback()
+        assert sorted(event_ids(slow)) == sorted(deliveries.mapped('event_id'))  # each exactly once
+        attempts = env['webhook.delivery.attempt'].search([('delivery_id', 'in', deliveries.ids)])
+        assert len(attempts) == 40 and len(set(attempts.mapped('sent_by'))) == 1  # one process, two engines
+    finally:
+        slow.close()
+
+
+def test_per_record_order_holds_with_many_requests_in_flight(env, engines, receiver):
+    env.set_params(per_endpoint=16)
+    receiver.default = (200, {}, b'', 0.05)
+    callback = make_callback(env, receiver, action='update', field_names=['email'])
+    partners = [env['res.partner'].create({'name': 'Order %d' % i}) for i in range(4)]
+    env.cr.commit()
+    for step in range(5):
+        for partner in partners:
+            partner.write({'email': 'step%d@example.com' % step})
+            env.cr.commit()
+    engines()
+    assert len(receiver.wait_for(20, timeout=20)) == 20
+    for partner in partners:
+        emails = [r.json['values']['email'] for r in receiver.received if r.json['id'] == partner.id]
+        assert emails == ['step%d@example.com' % step for step in range(5)], emails
+    in_flight_together = max(
+        sum(1 for other in receiver.received if abs(other.at - r.at) < 0.02) for r in receiver.received)
+    assert in_flight_together > 1, 'records were sent concurrently'
+    assert callback.active
+
+
+def test_rate_limit_holds_with_many_requests_in_flight(env, engines, receiver, odoo_db):
+    callback = make_callback(env, receiver, rate_limit=3)
+    committed_deliveries(env, receiver, 6, callback)
+    engines()
+    time.sleep(2)
+    assert len(receiver.received) == 3, 'three calls per minute'
+
+
+# last: the module-scoped server below is one more dispatcher for the tests after it
 def test_a_committed_change_reaches_the_receiver_within_a_second(product_server, receiver):
     rpc = Rpc(product_server.url, product_server.database, 'admin', 'admin')
     rpc('ir.config_parameter', 'set_param', 'account_webhook.allowed_targets', '127.0.0.1')

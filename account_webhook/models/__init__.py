@@ -2,6 +2,7 @@ from . import webhook_mixin
 from . import webhook_callback
 from . import webhook_delivery
 from . import webhook_delivery_attempt
+from . import webhook_endpoint
 from . import account_invoice
 from . import account_invoice_line
 from . import res_partner

@@ -10,7 +10,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools.misc import OrderedSet
 
-from .. import payload
+from .. import payload, sender
 
 _logger = logging.getLogger(__name__)
 
@@ -60,6 +60,18 @@ class WebhookCallback(models.Model):
     rate_limit = fields.Integer(
         string='Max calls per minute', default=0,
         help='Deliveries beyond this many per 60 seconds wait their turn; 0 means no limit.')
+    max_in_flight = fields.Integer(
+        string='Max parallel requests', default=0,
+        help='At most this many requests of this callback at once, per dispatcher; 0 means the '
+             'per-endpoint limit (system parameter account_webhook.per_endpoint, 8 by default).')
+    # scheme://host:port of the URL, kept in step by create/write (see `model` for why not computed):
+    # per-endpoint limits and circuit breakers are keyed on it
+    endpoint = fields.Char(string='Endpoint', readonly=True, index=True)
+    health_state = fields.Selection(
+        [('healthy', 'Healthy'), ('failing', 'Failing'), ('paused', 'Paused')], string='Health',
+        compute='_compute_health', help="The endpoint's circuit breaker: after repeated timeouts, connection "
+                                        "errors or 5xx answers its deliveries wait, then one probes it.")
+    health = fields.Char(string='Endpoint health', compute='_compute_health')
     revision = fields.Integer(string='Revision', default=1, readonly=True, copy=False)
     revision_info = fields.Char(string='Revision history', compute='_compute_revision_info')
     sample_payload = fields.Text(
@@ -115,6 +127,26 @@ class WebhookCallback(models.Model):
             return []
         company = self.company_id or self.env.user.company_id
         return ['|', ('company_id', '=', False), ('company_id', '=', company.id)]
+
+    def _compute_health(self):
+        breakers = {}
+        if self.ids:
+            self.env.cr.execute("""SELECT name, consecutive_failures, failing_since, paused_until,
+                                          paused_until > (now() at time zone 'UTC')
+                                     FROM webhook_endpoint WHERE name IN %s""",
+                                (tuple(set(self.mapped('endpoint')) | {''}),))
+            breakers = {row[0]: row[1:] for row in self.env.cr.fetchall()}
+        for callback in self:
+            failures, since, until, paused = breakers.get(callback.endpoint) or (0, None, None, False)
+            if paused:
+                callback.health_state = 'paused'
+                callback.health = _('Paused until %s UTC after %s failures in a row') % (until, failures)
+            elif failures:
+                callback.health_state = 'failing'
+                callback.health = _('Failing since %s UTC (%s failures in a row)') % (since, failures)
+            else:
+                callback.health_state = 'healthy'
+                callback.health = _('Healthy')
 
     def _compute_delivery_count(self):
         counts = {}
@@ -188,6 +220,8 @@ class WebhookCallback(models.Model):
             vals['model_id'] = ir_model.id
         if vals.get('model_id'):
             vals['model'] = self.env['ir.model'].sudo().browse(vals['model_id']).model
+        if vals.get('url'):
+            vals['endpoint'] = sender.endpoint_of(vals['url'])
         if field_names is not None:
             model_name = vals.get('model') or current_model
             if not model_name:
@@ -216,7 +250,7 @@ class WebhookCallback(models.Model):
         vals.pop('revision', None)
         if 'key' in vals:
             self._check_key_value(vals['key'])
-        if 'model' in vals or 'field_names' in vals or 'model_id' in vals:
+        if 'model' in vals or 'field_names' in vals or 'model_id' in vals or 'url' in vals:
             models_now = set(self.mapped('model'))
             vals = self._resolve_names(vals, current_model=models_now.pop() if len(models_now) == 1 else None)
         if vals.get('active'):
@@ -295,6 +329,12 @@ class WebhookCallback(models.Model):
     def _deactivate(self, reason):
         _logger.warning('Callback %s (%s) deactivated: %s', self.id, self.name, reason)
         self.sudo().write({'active': False, 'inactive_reason': reason})
+
+    @api.constrains('max_in_flight', 'rate_limit')
+    def _check_limits(self):
+        for callback in self:
+            if callback.max_in_flight < 0 or callback.rate_limit < 0:
+                raise ValidationError(_('Max calls per minute and Max parallel requests cannot be negative.'))
 
     @api.model
     def _deactivate_failing(self, days=5):

@@ -2,39 +2,14 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime
 import logging
-import random
-import threading
-import time
-from contextlib import contextmanager
 
-from odoo import SUPERUSER_ID, _, api, fields, models
+from odoo import api, fields, models
 
-from .. import dispatcher, sender, signing
+from .. import runtime, sender
+from ..runtime import claims
+from ..runtime.engine import NOTIFY_CHANNEL, Engine
 
 _logger = logging.getLogger(__name__)
-
-NOTIFY_CHANNEL = 'account_webhook_delivery'
-DEFAULT_SCHEDULE = '5,300,1800,7200,18000,36000,36000'  # seconds after attempts 1, 2, ...
-JITTER = 0.2
-LEASE_SECONDS = 120        # a claimed delivery is taken over after this long without a result
-MAX_RETRY_AFTER = 86400
-RATE_WINDOW = 60
-NOW_UTC = "(statement_timestamp() at time zone 'UTC')"  # not now(): a long transaction's start
-_sessions = threading.local()  # one pooled HTTP session per dispatching thread
-
-
-def _now():
-    return datetime.datetime.utcnow().replace(microsecond=0)
-
-
-def post_jobs(session, timeouts, jobs):
-    """POST each job, signed, outside any transaction; returns ``[(delivery id, Result)]``."""
-    connect, total = timeouts
-    results = []
-    for delivery_id, url, key, event_id, body in jobs:
-        headers = signing.headers(key, event_id, int(time.time()), body)
-        results.append((delivery_id, sender.post(session, url, body, headers, connect, total)))
-    return results
 
 
 class WebhookDelivery(models.Model):
@@ -61,7 +36,7 @@ class WebhookDelivery(models.Model):
     state = fields.Selection(
         [('pending', 'Pending'), ('sending', 'Sending'), ('done', 'Delivered'), ('failed', 'Failed')],
         string='State', required=True, default='pending', readonly=True)
-    attempt_count = fields.Integer(string='Attempts', readonly=True)
+    attempt_count = fields.Integer(string='Attempts', readonly=True, default=0)
     next_attempt_at = fields.Datetime(string='Next attempt', readonly=True, default=fields.Datetime.now)
     lease_until = fields.Datetime(string='Claimed until', readonly=True, copy=False,
                                   help='A dispatcher is sending it; past this time another may take it over.')
@@ -81,107 +56,42 @@ class WebhookDelivery(models.Model):
         return [(d.id, '%s %s #%s' % (operations.get(d.operation, d.operation), d.res_model, d.res_id))
                 for d in self]
 
-    # -- configuration (system parameters) ---------------------------------------------------
+    # -- the dispatch runtime, from inside a transaction (tests, actions, the cron) ------------
 
     @api.model
-    def _param(self, key, default):
-        return self.env['ir.config_parameter'].sudo().get_param('account_webhook.' + key, default)
+    def _settings(self):
+        return claims.read_settings(self.env.cr)
 
     @api.model
-    def _retry_schedule(self):
-        raw = self._param('retry_schedule', DEFAULT_SCHEDULE)
-        try:
-            return [float(item) for item in raw.split(',') if item.strip()]
-        except ValueError:
-            _logger.warning('account_webhook.retry_schedule %r is not a list of seconds; using the default', raw)
-            return [float(item) for item in DEFAULT_SCHEDULE.split(',')]
+    def _claim(self, capacity=50):
+        """Lease due deliveries in this transaction, as a dispatcher does (see runtime.claims.claim)."""
+        jobs = claims.claim(self.env.cr, self._settings(), capacity)
+        self.invalidate_cache(ids=[job.id for job in jobs])
+        return self.browse([job.id for job in jobs])
 
-    @api.model
-    def _number_param(self, key, default):
-        """A positive number from a system parameter; a malformed one is reported and ignored."""
-        raw = self._param(key, '')
-        try:
-            value = float(raw) if raw else default
-        except ValueError:
-            value = 0
-        if value <= 0:
-            _logger.warning('account_webhook.%s %r is not a positive number; using %s', key, raw, default)
-            value = default
-        return value
-
-    @api.model
-    def _timeouts(self):
-        return (self._number_param('timeout_connect', 5.0), self._number_param('timeout_total', 15.0))
-
-    @api.model
-    def _lease_seconds(self):
-        return int(self._number_param('lease_seconds', LEASE_SECONDS))
-
-    @api.model
-    def _session(self):
-        """The calling thread's pooled session, rebuilt when the allow-list changes."""
-        allowed = self._param('allowed_targets', '')
-        cached = getattr(_sessions, 'session', None)
-        if cached is None or cached[0] != allowed:
-            cached = _sessions.session = (allowed, sender.new_session(allowed))
-        return cached[1]
-
-    # -- claiming --------------------------------------------------------------------------
-
-    @api.model
-    def _claim(self, limit=50):
-        """Lease up to ``limit`` due deliveries to this worker; others skip them (SKIP LOCKED).
-
-        Due: pending and next_attempt_at reached, or sending with an expired lease (a worker
-        died mid-send). Order: a delivery waits while an earlier one for the same record and
-        callback URL is pending or sending; records do not block each other.
-        """
-        cr = self.env.cr
-        cr.execute(("""
-            WITH due AS (
-                SELECT d.id FROM webhook_delivery d JOIN webhook_callback c ON c.id = d.callback_id
-                 WHERE c.active
-                   AND ((d.state = 'pending' AND d.next_attempt_at <= %(now)s)
-                        OR (d.state = 'sending' AND d.lease_until < %(now)s))
-                   AND NOT EXISTS (
-                        SELECT 1 FROM webhook_delivery e JOIN webhook_callback ec ON ec.id = e.callback_id
-                         WHERE e.res_model = d.res_model AND e.res_id = d.res_id AND ec.url = c.url
-                           AND e.id < d.id AND e.state IN ('pending', 'sending'))
-                 ORDER BY d.id LIMIT %%s
-                   FOR UPDATE OF d SKIP LOCKED)
-            UPDATE webhook_delivery d
-               SET state = 'sending', lease_until = %(now)s + interval '1 second' * %%s
-              FROM due WHERE d.id = due.id
-            RETURNING d.id""" % {'now': NOW_UTC}), (limit, self._lease_seconds()))
-        claimed = self.browse(sorted(row[0] for row in cr.fetchall()))
-        return claimed - claimed._defer_over_rate_limit()
-
-    def _defer_over_rate_limit(self):
-        """Give back the claimed deliveries beyond their callback's rate limit; they wait, not drop."""
-        deferred = self.browse()
+    def _send_now(self):
+        """Send these deliveries at once, in the current transaction (tests, the test event)."""
         if not self:
-            return deferred
-        self.env.cr.execute("""SELECT DISTINCT c.id FROM webhook_callback c
-                                 JOIN webhook_delivery d ON d.callback_id = c.id
-                                WHERE d.id IN %s AND c.rate_limit > 0""", (tuple(self.ids),))
-        limited = [row[0] for row in self.env.cr.fetchall()]
-        for callback in self.env['webhook.callback'].sudo().browse(limited):
-            self.env.cr.execute("""
-                SELECT count(*), min(a.attempted_at) FROM webhook_delivery_attempt a
-                 WHERE a.callback_id = %%s AND a.attempted_at > %s - interval '1 second' * %%s
-            """ % NOW_UTC, (callback.id, RATE_WINDOW))
-            used, oldest = self.env.cr.fetchone()
-            mine = self.filtered(lambda d, cb=callback: d.callback_id == cb)
-            extra = mine[max(0, callback.rate_limit - used):]
-            if extra:
-                free_at = fields.Datetime.from_string(oldest) + datetime.timedelta(seconds=RATE_WINDOW) \
-                    if oldest else _now() + datetime.timedelta(seconds=RATE_WINDOW)
-                extra.write({'state': 'pending', 'lease_until': False,
-                             'next_attempt_at': fields.Datetime.to_string(free_at)})
-                deferred |= extra
-        return deferred
+            return
+        settings = self._settings()
+        self.env.cr.execute("SELECT %s FROM webhook_delivery d JOIN webhook_callback c ON c.id = d.callback_id "
+                            "WHERE d.id IN %%s ORDER BY d.id" % claims.JOB_COLUMNS, (tuple(self.ids),))
+        jobs = [claims.Job(row) for row in self.env.cr.fetchall()]
+        connections = sender.Connections(settings.allowed_targets)
+        try:
+            results = [(job, claims.post(job, connections, settings)) for job in jobs]
+        finally:
+            connections.close()
+        claims.record(self.env.cr, settings, results, runtime.SENT_BY_ACTION)
+        self.env['webhook.callback'].clear_caches()  # a 410 deactivates a callback in SQL
+        self.env['webhook.callback'].invalidate_cache()
+        self.invalidate_cache()
 
-    # -- sending -----------------------------------------------------------------------------
+    @api.model
+    def _dispatch_due(self, seconds=50, concurrency=None):
+        """Send what is due now and record it, with the engine of the dispatchers, on connections of
+        its own (only committed deliveries are seen); returns how many were attempted."""
+        return Engine([self.env.cr.dbname], listen=False, concurrency=concurrency).drain(seconds)
 
     @api.model
     def _enqueue(self, rows, stale=()):
@@ -209,113 +119,6 @@ class WebhookDelivery(models.Model):
         cr.execute('INSERT INTO "%s" (%s, create_uid, create_date, write_uid, write_date) VALUES %s%s' % (
             table, ', '.join(columns), values, suffix))
 
-    def _jobs(self):
-        """What sending needs, read while a transaction is open: ``(delivery id, url, key, event id, body)``."""
-        if not self:
-            return []
-        self.env.cr.execute("""SELECT d.id, c.url, c.key, d.event_id, d.payload FROM webhook_delivery d
-                                 JOIN webhook_callback c ON c.id = d.callback_id
-                                WHERE d.id IN %s ORDER BY d.id""", (tuple(self.ids),))
-        return [row[:4] + (row[4].encode('utf-8'),) for row in self.env.cr.fetchall()]
-
-    @api.model
-    def _record_results(self, results):
-        """Store each result: one attempt row each, then done, retry later, failed."""
-        if not results:
-            return
-        now = _now()
-        schedule = self._retry_schedule()
-        self.env.cr.execute('SELECT id, callback_id, attempt_count FROM webhook_delivery WHERE id IN %s',
-                            (tuple(delivery_id for delivery_id, _result in results),))
-        current = {row[0]: row[1:] for row in self.env.cr.fetchall()}  # deleted meanwhile: absent
-        attempt_rows, done = [], {}
-        for delivery_id, result in results:
-            if delivery_id not in current:
-                continue
-            callback_id, attempt_count = current[delivery_id]
-            attempt_rows.append((delivery_id, callback_id, now, result.status_code or 0,
-                                 result.duration_ms, result.excerpt or None, result.error, result.ok))
-            if result.ok:
-                done.setdefault(result.status_code, []).append(delivery_id)
-            else:
-                self.sudo().browse(delivery_id)._record_failure(attempt_count + 1, result, now, schedule)
-        for status_code, ids in done.items():
-            self.env.cr.execute("""
-                UPDATE webhook_delivery SET state = 'done', done_at = %s, attempt_count = attempt_count + 1,
-                       last_status_code = %s, last_error = NULL, lease_until = NULL,
-                       write_date = %s, write_uid = %s
-                 WHERE id IN %s""", (now, status_code, now, self.env.uid, tuple(ids)))
-        if done:
-            self.invalidate_cache(ids=[i for ids in done.values() for i in ids])
-        self._insert_rows('webhook_delivery_attempt', (
-            'delivery_id', 'callback_id', 'attempted_at', 'status_code', 'duration_ms', 'response_excerpt',
-            'error', 'success'), attempt_rows, now)
-
-    def _record_failure(self, attempt, result, now, schedule):
-        error = result.error or 'HTTP %s: %s' % (result.status_code, result.excerpt[:500])
-        vals = {'attempt_count': attempt, 'last_status_code': result.status_code or 0, 'last_error': error,
-                'lease_until': False}
-        if result.status_code == 410:
-            vals.update(state='failed', last_error=_('HTTP 410 Gone: the receiver asked to stop; '
-                                                     'the callback was deactivated.'))
-            self.callback_id._deactivate(_('The receiver answered 410 Gone on %s UTC.') % now)
-        elif result.blocked:
-            vals['state'] = 'failed'
-            _logger.warning('Callback %s: delivery %s refused: %s', self.callback_id.id, self.id, result.error)
-        else:
-            delay = self._retry_delay(attempt, result, schedule)
-            if delay is None:
-                vals['state'] = 'failed'
-            else:
-                vals.update(state='pending', next_attempt_at=fields.Datetime.to_string(
-                    now + datetime.timedelta(seconds=delay)))
-        _logger.info('Callback %s: delivery %s attempt %s failed (%s); now %s', self.callback_id.id, self.id,
-                     attempt, error, vals['state'])
-        self.write(vals)
-
-    @staticmethod
-    def _retry_delay(attempt, result, schedule):
-        """Seconds before the next attempt after failed attempt number ``attempt``; None: give up."""
-        if attempt > len(schedule):
-            return None
-        if result.status_code in (429, 503):
-            asked = sender.retry_after_seconds(result.retry_after)
-            if asked is not None:
-                return min(asked, MAX_RETRY_AFTER)
-        return schedule[attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
-
-    def _send_now(self):
-        """Send these deliveries at once, in the current transaction (tests, the test event)."""
-        self._record_results(post_jobs(self._session(), self._timeouts(), self._jobs()))
-
-    @api.model
-    def _dispatch_due(self, limit=50):
-        """Claim, send and record due deliveries until none is left; returns how many were attempted.
-
-        Each claim and each batch of results is a short transaction of its own, committed at
-        once; the HTTP calls happen in between, outside any transaction.
-        """
-        attempted = 0
-        while True:
-            with self._short_transaction() as model:
-                jobs = model._claim(limit)._jobs()
-                session, timeouts = model._session(), model._timeouts()
-            if not jobs:
-                return attempted
-            results = post_jobs(session, timeouts, jobs)
-            with self._short_transaction() as model:
-                model._record_results(results)
-            attempted += len(jobs)
-
-    @contextmanager
-    def _short_transaction(self):
-        """This model in a transaction of its own, committed on exit, at READ COMMITTED: under Odoo's
-        REPEATABLE READ, locking a row another worker committed after this transaction began is a
-        serialization failure, not a skip."""
-        with api.Environment.manage(), self.pool.cursor() as cr:
-            cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
-            yield api.Environment(cr, SUPERUSER_ID, {})[self._name]
-
     # -- actions -------------------------------------------------------------------------------
 
     @api.multi
@@ -328,12 +131,12 @@ class WebhookDelivery(models.Model):
 
     @api.model
     def _cron_dispatch(self):
-        """The sweep: whatever the fast path left (restart, crash, retries that came due)."""
+        """The sweep: whatever the dispatchers left (none running, a crash, retries that came due)."""
         self._dispatch_due()
 
     @api.model
     def _cron_housekeeping(self):
-        days = int(self._number_param('retention_days', 30))
+        days = int(self._settings().retention_days)
         self.env.cr.execute("""
             DELETE FROM webhook_delivery WHERE state = 'done'
                AND done_at < (now() at time zone 'UTC') - interval '1 day' * %s""", (days,))
@@ -342,8 +145,7 @@ class WebhookDelivery(models.Model):
     @api.model_cr
     def _register_hook(self):
         super(WebhookDelivery, self)._register_hook()
-        if dispatcher.should_run():
-            dispatcher.ensure_started(self.env.cr.dbname, NOTIFY_CHANNEL)
+        runtime.registry_loaded()
 
     @api.model_cr
     def init(self):
@@ -353,6 +155,12 @@ class WebhookDelivery(models.Model):
              WHERE state IN ('pending', 'sending');
             CREATE INDEX IF NOT EXISTS webhook_delivery_record_index ON webhook_delivery (res_model, res_id)
              WHERE state IN ('pending', 'sending');
+            CREATE INDEX IF NOT EXISTS webhook_delivery_first_index ON webhook_delivery (callback_id, id)
+             WHERE state = 'pending' AND attempt_count = 0;
+            CREATE INDEX IF NOT EXISTS webhook_delivery_retry_index ON webhook_delivery (callback_id, next_attempt_at)
+             WHERE state = 'pending' AND attempt_count > 0;
+            CREATE INDEX IF NOT EXISTS webhook_delivery_sending_index ON webhook_delivery (callback_id, lease_until)
+             WHERE state = 'sending';
         """)
         # Wake the dispatchers when deliveries become due (PostgreSQL delivers it on commit only).
         # One notification per statement, however many rows it wrote.

@@ -1,6 +1,6 @@
 # Copyright 2026 account_webhook developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo import fields, models
+from odoo import api, fields, models
 
 
 class WebhookDeliveryAttempt(models.Model):
@@ -22,3 +22,10 @@ class WebhookDeliveryAttempt(models.Model):
     response_excerpt = fields.Text(string='Response', readonly=True)
     error = fields.Text(string='Error', readonly=True)
     success = fields.Boolean(string='Delivered', readonly=True)
+    sent_by = fields.Char(string='Sent by', readonly=True, help='The dispatcher that sent it: host:process id.')
+
+    @api.model_cr
+    def init(self):
+        # the rate limit counts a callback's recent attempts; housekeeping looks for its last success
+        self.env.cr.execute('CREATE INDEX IF NOT EXISTS webhook_delivery_attempt_callback_time_index '
+                            'ON webhook_delivery_attempt (callback_id, attempted_at)')

@@ -11,6 +11,7 @@ from socketserver import ThreadingMixIn
 
 class _Server(ThreadingMixIn, HTTPServer):
     daemon_threads = True
+    request_queue_size = 128  # many dispatcher connections at once: no SYN dropped by a short backlog
 
 
 class Received(object):
@@ -23,9 +24,11 @@ class Received(object):
 
 
 class Receiver(object):
-    """``answer(status, headers=None, body=b'', delay=0)`` queues the next answers; then 200."""
+    """``answer(status, headers=None, body=b'', delay=0)`` queues the next answers; then the
+    default answer: 200 at once, or ``Receiver(status, delay=...)``."""
 
-    def __init__(self):
+    def __init__(self, status=200, delay=0):
+        self.default = (status, {}, b'{"status": "successful"}', delay)
         self.received = []
         self._answers = []
         self._lock = threading.Lock()
@@ -45,7 +48,7 @@ class Receiver(object):
                 with receiver.arrived:
                     receiver.received.append(Received(self.path, dict(self.headers), body))
                     status, headers, reply, delay = receiver._answers.pop(0) if receiver._answers \
-                        else (200, {}, b'{"status": "successful"}', 0)
+                        else receiver.default
                     receiver.arrived.notify_all()
                 if delay:
                     time.sleep(delay)
