@@ -9,9 +9,13 @@ def test_integrator_creates_a_callback_with_names_only(admin_rpc):
         'name': 'Invoices to ERP', 'model': 'account.invoice', 'action': 'update',
         'field_names': ['partner_id', 'invoice_line_ids', 'state'], 'url': 'https://erp.example.com/hooks'})
     [callback] = admin_rpc('webhook.callback', 'read', [callback_id],
-                           fields=['model', 'action', 'field_ids', 'url', 'active', 'revision', 'key'])
+                           fields=['model', 'action', 'field_ids', 'url', 'active', 'revision', 'key', 'endpoint',
+                                   'max_in_flight', 'health_state', 'health'])
     assert (callback['model'], callback['action'], callback['active'], callback['revision']) == \
         ('account.invoice', 'update', True, 1)
+    # where it is sent, how many at once, and the endpoint's circuit breaker, readable by integrators
+    assert (callback['endpoint'], callback['max_in_flight'], callback['health_state'], callback['health']) == \
+        ('https://erp.example.com:443', 0, 'healthy', 'Healthy')
     names = [f['name'] for f in admin_rpc('ir.model.fields', 'read', callback['field_ids'], fields=['name'])]
     assert sorted(names) == ['invoice_line_ids', 'partner_id', 'state']
     assert len(callback['key']) == 40

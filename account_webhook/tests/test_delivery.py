@@ -318,3 +318,61 @@ class TestActionsAndHousekeeping(DeliveryCase):
         self.Delivery._cron_housekeeping()
         self.assertEqual((old_done.exists(), old_failed.exists(), fresh.exists()),
                          (self.Delivery, old_failed, fresh))
+
+
+class TestCircuitBreaker(DeliveryCase):
+
+    def setUp(self):
+        super(TestCircuitBreaker, self).setUp()
+        for key, value in (('breaker_threshold', '3'), ('breaker_cooldown', '1'), ('retry_schedule', '0,0,0,0,0')):
+            self.Params.set_param('account_webhook.' + key, value)
+        self.others = [self.change(partner=self.env['res.partner'].create({'name': 'B%d' % i})) for i in range(3)]
+
+    def send_claimed(self):
+        claimed = self.Delivery._claim()
+        with mute_logger(DELIVERY_LOGGER):
+            claimed._send_now()
+        return claimed
+
+    def test_opens_after_n_failures_probes_after_the_cool_down_closes_on_success(self):
+        self.assertEqual(self.callback.health_state, 'healthy')
+        for _i in range(3):
+            self.receiver.answer(500)
+        self.assertEqual(len(self.send_claimed()), 3)
+        self.callback.invalidate_cache()
+        self.assertEqual(self.callback.health_state, 'paused')
+        self.assertIn('3 failures in a row', self.callback.health)
+        self.assertFalse(self.Delivery._claim(), 'retries are due, but the endpoint cools down')
+        self.env.cr.execute("UPDATE webhook_endpoint SET paused_until = paused_until - interval '2 s'")
+        self.receiver.answer(503)
+        probe = self.send_claimed()
+        self.assertEqual(len(probe), 1, 'one delivery probes the endpoint')
+        self.callback.invalidate_cache()
+        self.assertEqual(self.callback.health_state, 'paused', 'a failed probe pauses it again')
+        self.assertFalse(self.Delivery._claim())
+        self.env.cr.execute("UPDATE webhook_endpoint SET paused_until = paused_until - interval '2 s'")
+        self.assertEqual(len(self.send_claimed()), 1, 'one probe again')
+        self.callback.invalidate_cache()
+        self.assertEqual(self.callback.health_state, 'healthy', 'a success closes it')
+        self.send_claimed()
+        self.assertEqual(set(d.state for d in self.others), {'done'})
+        self.assertEqual(len(self.receiver.received), 3 + 1 + 1 + 2)
+
+    def test_client_errors_do_not_open_it(self):
+        for _i in range(3):
+            self.receiver.answer(422)
+        self.send_claimed()
+        self.callback.invalidate_cache()
+        self.assertEqual(self.callback.health_state, 'healthy')
+        self.assertEqual(len(self.Delivery._claim()), 3, 'retried on schedule, nothing paused')
+
+    def test_failures_below_the_threshold_show_as_failing(self):
+        self.receiver.answer(500)
+        self.receiver.answer(500)
+        self.Delivery._claim()
+        with mute_logger(DELIVERY_LOGGER):
+            self.others[0]._send_now()
+            self.others[1]._send_now()
+        self.callback.invalidate_cache()
+        self.assertEqual(self.callback.health_state, 'failing')
+        self.assertIn('Failing since', self.callback.health)
