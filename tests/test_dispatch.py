@@ -61,10 +61,11 @@ def committed_deliveries(env, receiver, count, callbacks=None):
     """``count`` contacts created and committed: one delivery each to every callback (made for
     ``receiver`` if none given)."""
     callbacks = callbacks or make_callback(env, receiver)
+    before = env['webhook.delivery'].search([('callback_id', 'in', callbacks.ids)])
     for i in range(count):
         env['res.partner'].create({'name': 'Worker test %d' % i})
     env.cr.commit()
-    deliveries = env['webhook.delivery'].search([('callback_id', 'in', callbacks.ids)])
+    deliveries = env['webhook.delivery'].search([('callback_id', 'in', callbacks.ids)]) - before
     assert len(deliveries) == count * len(callbacks)
     return callbacks, deliveries
 

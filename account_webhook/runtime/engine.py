@@ -82,7 +82,7 @@ class Database(object):
         self.next_cycle = 0
         self.retry_at = 0         # after a database error
         self._next_listen = 0
-        self._error_logged_at = 0
+        self._errors_logged_at = {}
 
     def _connect(self, autocommit):
         _dbname, info = odoo.sql_db.connection_info_for(self.name)
@@ -113,7 +113,7 @@ class Database(object):
             self._drop_listen(error)
 
     def _drop_listen(self, error):
-        self._log_error('its LISTEN connection failed (%s); polling every %ss meanwhile' % (
+        self._log_error('listen', 'its LISTEN connection failed (%s); polling every %ss until it is back' % (
             str(error).strip(), POLL_SECONDS))
         if self.listen is not None:
             self.listen.close()
@@ -121,9 +121,10 @@ class Database(object):
         self._next_listen = time.monotonic() + ERROR_PAUSE
         self.wanted = True
 
-    def _log_error(self, message):
-        if time.monotonic() - self._error_logged_at > 60:
-            self._error_logged_at = time.monotonic()
+    def _log_error(self, kind, message):
+        """Log a connection trouble once a minute per kind (``listen``, ``work``), not once a cycle."""
+        if time.monotonic() - self._errors_logged_at.get(kind, -60) >= 60:
+            self._errors_logged_at[kind] = time.monotonic()
             _logger.warning('account_webhook dispatcher, database %s: %s', self.name, message)
 
     def due(self, now):
@@ -146,7 +147,7 @@ class Database(object):
                 jobs = [] if engine.stopping else claims.claim(cr, settings, capacity, in_flight)
         except (psycopg2.Error, OSError) as error:
             self.unrecorded = results + self.unrecorded
-            self._log_error('%s; trying again in %ss' % (str(error).strip(), ERROR_PAUSE))
+            self._log_error('work', '%s; trying again in %ss' % (str(error).strip(), ERROR_PAUSE))
             self.close_work()
             self.retry_at = now + ERROR_PAUSE
             return []
