@@ -111,22 +111,22 @@ def test_a_killed_dispatcher_child_is_respawned_and_its_delivery_taken_over(env,
 
 
 def test_two_prefork_servers_on_one_database_send_each_event_once(env, prefork):  # noqa: F811
-    receiver = Receiver(delay=0.005)
+    busy = Receiver(delay=0.005)
     try:
-        callback = make_callback(env, receiver)
+        callback = make_callback(env, busy)
         servers = [prefork(workers=1, max_cron=0), prefork(workers=1, max_cron=0)]
         dispatchers = [dispatcher_pids(server)[0] for server in servers]
-        _callback, deliveries = committed_deliveries(env, receiver, 1000, callback)
-        assert len(receiver.wait_for(1000, timeout=60)) == 1000
+        _callback, deliveries = committed_deliveries(env, busy, 1000, callback)
+        assert len(busy.wait_for(1000, timeout=60)) == 1000
         time.sleep(0.5)  # nothing more may come
-        assert sorted(event_ids(receiver)) == sorted(deliveries.mapped('event_id')), 'each exactly once'
+        assert sorted(event_ids(busy)) == sorted(deliveries.mapped('event_id')), 'each exactly once'
         wait_until(lambda: env.cr.rollback() or env['webhook.delivery.attempt'].search_count(
             [('callback_id', '=', callback.id)]) == 1000, 10, 'not all recorded')
         attempts = env['webhook.delivery.attempt'].search([('callback_id', '=', callback.id)])
         senders = {int(sent_by.rsplit(':', 1)[1]) for sent_by in attempts.mapped('sent_by')}
         assert senders == set(dispatchers), 'both servers took part'
     finally:
-        receiver.close()
+        busy.close()
 
 
 def test_delivery_resumes_after_the_dispatchers_connections_are_cut(env, receiver, prefork):  # noqa: F811
@@ -185,8 +185,8 @@ def test_a_dedicated_sender_process_delivers_and_stops_cleanly(env, receiver, re
         _callback, deliveries = committed_deliveries(env, receiver, 5)
         assert len(receiver.wait_for(5, timeout=30)) == 5
         assert sorted(event_ids(receiver)) == sorted(deliveries.mapped('event_id'))
-        wait_until(lambda: env.cr.rollback() or deliveries.invalidate_cache() or len(deliveries.mapped('attempt_ids')) == 5,
-                   5, 'not recorded')
+        wait_until(lambda: env.cr.rollback() or deliveries.invalidate_cache() or
+                   len(deliveries.mapped('attempt_ids')) == 5, 5, 'not recorded')
         assert set(deliveries.mapped('attempt_ids.sent_by')) == {'%s:%d' % (os.uname()[1], process.pid)}
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
