@@ -22,8 +22,10 @@ import builtins
 import collections
 import collections.abc
 import inspect
+import math
 import sys
 import time
+import types
 
 _installed = False
 _odoo_patched = False
@@ -73,6 +75,7 @@ def patch_odoo():
     _odoo_patched = True
     _allow_new_opcodes_in_safe_eval()
     _fix_qweb_ast()
+    _integer_rlimits_for_prefork()
 
 
 _ArgSpec = collections.namedtuple('ArgSpec', 'args varargs keywords defaults')
@@ -186,3 +189,24 @@ def _fix_qweb_ast():
     # QWeb compiles templates from hand-built ASTs: give its module a compile() that modernizes them.
     from odoo.addons.base.ir.ir_qweb import qweb
     qweb.compile = _compile_modern
+
+
+class _IntegerRlimits(types.ModuleType):
+    """The ``resource`` module, except that setrlimit rounds float limits up to integers."""
+
+    def __init__(self, resource):
+        super().__init__(resource.__name__, resource.__doc__)
+        self._resource = resource
+
+    def __getattr__(self, name):
+        return getattr(self._resource, name)
+
+    def setrlimit(self, which, limits):
+        return self._resource.setrlimit(which, tuple(math.ceil(limit) for limit in limits))
+
+
+def _integer_rlimits_for_prefork():
+    # 3.10 refuses floats for C ints: Worker.process_limit passes CPU seconds as a float to setrlimit.
+    from odoo.service import server
+    if getattr(server, 'resource', None) is not None and not isinstance(server.resource, _IntegerRlimits):
+        server.resource = _IntegerRlimits(server.resource)

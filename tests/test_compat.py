@@ -86,3 +86,34 @@ def test_qweb_renders_a_template():
     assert html == (b'<div><span class="first">a</span><span>b</span><b>none</b>Total</div>'
                     if isinstance(html, bytes) else
                     '<div><span class="first">a</span><span>b</span><b>none</b>Total</div>')
+
+
+def test_prefork_worker_limits_accept_float_cpu_seconds():
+    # Worker.process_limit sets RLIMIT_CPU to the CPU seconds used so far (a float) + limit_time_cpu
+    import resource
+    from odoo.service import server
+    soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+    server.resource.setrlimit(resource.RLIMIT_CPU, (float(soft), hard))
+    assert resource.getrlimit(resource.RLIMIT_CPU) == (soft, hard)
+    assert server.resource.RLIMIT_AS == resource.RLIMIT_AS and server.resource.getrusage is resource.getrusage
+
+
+def test_prefork_worker_process_limit_runs_in_a_worker_process():
+    # The real call, in a process of its own (it lowers the address-space limit of its caller).
+    import os
+    import subprocess
+    import sys
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    script = (
+        "import odoo_compat; odoo_compat.install(); import odoo; odoo_compat.patch_odoo()\n"
+        "import os, resource\n"
+        "from odoo.service import server\n"
+        "worker = server.WorkerHTTP(server.PreforkServer(None))\n"
+        "worker.pid = os.getpid()\n"
+        "worker.process_limit()\n"
+        "print(resource.getrlimit(resource.RLIMIT_CPU)[0], resource.getrlimit(resource.RLIMIT_AS)[0])\n")
+    done = subprocess.run([sys.executable, '-c', script], cwd=root, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    cpu_limit, memory_limit = map(int, done.stdout.split())
+    assert 60 <= cpu_limit <= 70  # limit_time_cpu (60 s) after the little CPU time the process used
+    assert memory_limit == odoo.tools.config['limit_memory_hard']
