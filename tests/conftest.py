@@ -1,5 +1,9 @@
-"""Fixtures for the stack-level tests: a real Odoo HTTP server and a real Chromium."""
+"""Fixtures for the stack-level tests: a real Odoo HTTP server, Odoo in production mode behind
+nginx, and a real Chromium."""
+import atexit
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -60,6 +64,167 @@ class OdooServer(object):
             self.process.wait()
 
 
+NGINX_TEMPLATE = os.path.join(ROOT, 'scripts', 'nginx.conf.in')
+SERVER_WIDE_MODULES = 'base,web,account_webhook'
+
+
+def render_nginx_conf(listen, odoo_http_port, longpolling_port):
+    """scripts/nginx.conf.in with its placeholders filled (as scripts/run.sh does with sed)."""
+    with open(NGINX_TEMPLATE) as template:
+        text = template.read()
+    return (text.replace('@LISTEN@', str(listen)).replace('@ODOO_HTTP_PORT@', str(odoo_http_port))
+            .replace('@ODOO_LONGPOLLING_PORT@', str(longpolling_port)))
+
+
+def _group_members(pgid):
+    """Processes of process group ``pgid`` that are still running (zombies do not count)."""
+    import psutil
+    members = []
+    for proc in psutil.process_iter():
+        try:
+            if os.getpgid(proc.pid) == pgid and proc.status() != psutil.STATUS_ZOMBIE:
+                members.append(proc)
+        except (OSError, psutil.Error):
+            pass
+    return members
+
+
+def _kill_group(process, timeout):
+    """SIGTERM the process group that ``process`` leads (started with start_new_session=True),
+    SIGKILL whatever is left of it after ``timeout`` seconds, and return once none of it runs."""
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        pass
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        pass
+    deadline = time.time() + 10
+    while _group_members(process.pid) and time.time() < deadline:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    try:
+        process.wait(5)
+    except subprocess.TimeoutExpired:
+        pass
+
+
+_live_servers = set()
+
+
+@atexit.register
+def _stop_live_servers():  # an interrupted session leaves no server behind either
+    for server in list(_live_servers):
+        server.stop()
+
+
+class ProductionServer(object):
+    """Odoo in production mode, as `WORKERS=N make run` serves it: the prefork master with its HTTP
+    workers, cron workers and gevent longpolling process on free ports of 127.0.0.1, behind nginx
+    configured from scripts/nginx.conf.in (on a free port too).
+
+    ``url`` is nginx, ``odoo_url`` the HTTP workers, ``longpolling_url`` the gevent process;
+    ``process``/``pid`` the master, ``log_path`` Odoo's log, ``nginx_prefix`` nginx's logs/.
+    The master runs in its own session, so ``stop()`` ends its workers and gevent process too.
+    Ready once /web/login answers 200 through nginx and (unless ``wait_longpolling`` is false) the
+    gevent process accepts connections: the web client waits 10-30 s to poll again after a failed poll.
+    """
+
+    def __init__(self, config, database, workers=2, max_cron=1, extra_args=(), dispatch=True, env=None,
+                 timeout=120, wait_longpolling=True):
+        self.database = database
+        self.workers, self.max_cron = workers, max_cron
+        self.http_port, self.longpolling_port, self.port = free_port(), free_port(), free_port()
+        self.url = 'http://127.0.0.1:%d' % self.port
+        self.odoo_url = 'http://127.0.0.1:%d' % self.http_port
+        self.longpolling_url = 'http://127.0.0.1:%d' % self.longpolling_port
+        self.log_path = os.path.join(ROOT, 'var', 'log', 'test-server-%d.log' % self.http_port)
+        self.nginx_prefix = os.path.join(ROOT, 'var', 'nginx', 'test-%d' % self.port)
+        self.process = self.nginx = None
+        _live_servers.add(self)
+        try:
+            self._start_odoo(config, extra_args, dispatch, env)
+            self._start_nginx()
+            self._wait_ready(timeout, wait_longpolling)
+        except BaseException:
+            self.stop()
+            raise
+
+    @property
+    def pid(self):
+        return self.process.pid
+
+    def _start_odoo(self, config, extra_args, dispatch, env):
+        cmd = [sys.executable, os.path.join(ROOT, 'scripts', 'odoo'), '-c', config, '-d', self.database,
+               '--db-filter=^%s$' % self.database, '--workers=%d' % self.workers,
+               '--max-cron-threads=%d' % self.max_cron, '--http-interface=127.0.0.1',
+               '--http-port=%d' % self.http_port, '--longpolling-port=%d' % self.longpolling_port,
+               '--proxy-mode', '--load=%s' % SERVER_WIDE_MODULES,
+               '--logfile=%s' % self.log_path] + list(extra_args)
+        environ = dict(os.environ)
+        environ.update(env or {})
+        if not dispatch:
+            environ['ACCOUNT_WEBHOOK_NO_DISPATCHER'] = '1'
+        self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=environ,
+                                        start_new_session=True)
+
+    def _start_nginx(self):
+        nginx = shutil.which('nginx') or '/usr/sbin/nginx'
+        shutil.rmtree(self.nginx_prefix, ignore_errors=True)
+        for folder in ('logs', 'tmp'):
+            os.makedirs(os.path.join(self.nginx_prefix, folder))
+        conf = os.path.join(self.nginx_prefix, 'nginx.conf')
+        with open(conf, 'w') as out:
+            out.write(render_nginx_conf('127.0.0.1:%d' % self.port, self.http_port, self.longpolling_port))
+        with open(os.path.join(self.nginx_prefix, 'logs', 'stderr.log'), 'wb') as stderr:
+            self.nginx = subprocess.Popen([nginx, '-p', self.nginx_prefix, '-c', conf, '-g', 'daemon off;'],
+                                          stdout=subprocess.DEVNULL, stderr=stderr, start_new_session=True)
+
+    def _check_alive(self):
+        if self.process.poll() is not None:
+            raise RuntimeError('Odoo exited (%s); see %s' % (self.process.returncode, self.log_path))
+        if self.nginx.poll() is not None:
+            raise RuntimeError('nginx exited (%s); see %s/logs' % (self.nginx.returncode, self.nginx_prefix))
+
+    def _wait_ready(self, timeout, wait_longpolling):
+        deadline = time.time() + timeout
+        login_ok = False
+        while time.time() < deadline:
+            self._check_alive()
+            try:
+                if not login_ok:
+                    with urllib.request.urlopen(self.url + '/web/login', timeout=30) as response:
+                        login_ok = response.status == 200
+                if login_ok and wait_longpolling:
+                    socket.create_connection(('127.0.0.1', self.longpolling_port), timeout=5).close()
+                if login_ok:
+                    return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError('Odoo in production mode did not answer through nginx in %ss; see %s'
+                           % (timeout, self.log_path))
+
+    def children(self):
+        """The master's live child processes (HTTP and cron workers, the gevent process)."""
+        import psutil
+        try:
+            return psutil.Process(self.pid).children()
+        except psutil.NoSuchProcess:
+            return []
+
+    def stop(self):
+        """Stop nginx and Odoo: SIGTERM, SIGKILL after a bound, and no worker nor gevent process left."""
+        _live_servers.discard(self)
+        if self.nginx is not None:
+            _kill_group(self.nginx, 10)
+        if self.process is not None:
+            _kill_group(self.process, 20)
+
+
 @pytest.fixture(scope='session')
 def odoo_db(request):
     return request.config.getoption('--odoo-database')
@@ -77,6 +242,15 @@ def product_server(request, odoo_db):
     """Odoo as `make run` serves it: HTTP, the dispatcher thread and the cron. Module-scoped: tests
     elsewhere that control dispatching themselves must not have it running."""
     server = OdooServer(request.config.getoption('--odoo-config'), odoo_db, dispatch=True)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope='module')
+def production_server(request, odoo_db):
+    """Odoo in production mode behind nginx (2 HTTP workers, 1 cron worker, the longpolling
+    process, the dispatcher), module-scoped like product_server."""
+    server = ProductionServer(request.config.getoption('--odoo-config'), odoo_db)
     yield server
     server.stop()
 
