@@ -63,7 +63,7 @@ class WebhookCallback(models.Model):
     max_in_flight = fields.Integer(
         string='Max parallel requests', default=0,
         help='At most this many requests of this callback at once, per dispatcher; 0 means the '
-             'per-endpoint limit (system parameter account_webhook.per_endpoint, 8 by default).')
+             'per-endpoint limit (system parameter account_webhook.per_endpoint, 16 by default).')
     # scheme://host:port of the URL, kept in step by create/write (see `model` for why not computed):
     # per-endpoint limits and circuit breakers are keyed on it
     endpoint = fields.Char(string='Endpoint', readonly=True, index=True)
@@ -149,11 +149,18 @@ class WebhookCallback(models.Model):
                 callback.health = _('Healthy')
 
     def _compute_delivery_count(self):
+        """One count per callback in SQL (an index-only scan of the callback_id index), with the
+        deliveries' access rules: read_group would read every delivery row for its min(id)."""
         counts = {}
         if self.ids:
-            groups = self.env['webhook.delivery'].read_group(
-                [('callback_id', 'in', self.ids)], ['callback_id'], ['callback_id'])
-            counts = {g['callback_id'][0]: g['callback_id_count'] for g in groups}
+            deliveries = self.env['webhook.delivery']
+            deliveries.check_access_rights('read')
+            query = deliveries._where_calc([('callback_id', 'in', self.ids)])
+            deliveries._apply_ir_rules(query, 'read')
+            from_clause, where_clause, params = query.get_sql()
+            self.env.cr.execute('SELECT "webhook_delivery".callback_id, count(*) FROM %s WHERE %s GROUP BY 1'
+                                % (from_clause, where_clause), params)
+            counts = dict(self.env.cr.fetchall())
         for callback in self:
             callback.delivery_count = counts.get(callback.id, 0)
 
@@ -338,18 +345,28 @@ class WebhookCallback(models.Model):
 
     @api.model
     def _deactivate_failing(self, days=5):
-        """Deactivate callbacks whose deliveries have all failed for ``days`` days in a row."""
+        """Deactivate callbacks whose deliveries have all failed for ``days`` days in a row: the
+        first failed attempt after their last success is older than that. Returns them.
+
+        One statement; per active callback, two probes of attempt indexes: the last success
+        (webhook_delivery_attempt_success_index) and the first attempt after it (callback_time_index),
+        whatever the number of attempts."""
         self.env.cr.execute("""
-            SELECT c.id, min(a.attempted_at) FROM webhook_callback c
-              JOIN webhook_delivery_attempt a ON a.callback_id = c.id AND NOT a.success
-             WHERE c.active
-               AND a.attempted_at > COALESCE((SELECT max(s.attempted_at) FROM webhook_delivery_attempt s
-                                               WHERE s.callback_id = c.id AND s.success), '-infinity')
-             GROUP BY c.id
-            HAVING min(a.attempted_at) < (now() at time zone 'UTC') - interval '1 day' * %s""", (days,))
+            SELECT c.id, first_failure.at
+              FROM webhook_callback c
+              LEFT JOIN LATERAL (SELECT max(s.attempted_at) AS at FROM webhook_delivery_attempt s
+                                  WHERE s.callback_id = c.id AND s.success) last_success ON true
+             CROSS JOIN LATERAL (SELECT min(a.attempted_at) AS at FROM webhook_delivery_attempt a
+                                  WHERE a.callback_id = c.id AND NOT a.success
+                                    AND a.attempted_at > COALESCE(last_success.at, '-infinity')) first_failure
+             WHERE c.active AND first_failure.at < (now() at time zone 'UTC') - interval '1 day' * %s
+             ORDER BY c.id""", (days,))
+        failing = self.browse()
         for callback_id, since in self.env.cr.fetchall():
-            self.browse(callback_id)._deactivate(
-                _('Every delivery has failed since %s UTC (%s days in a row).') % (since, days))
+            callback = self.browse(callback_id)
+            callback._deactivate(_('Every delivery has failed since %s UTC (%s days in a row).') % (since, days))
+            failing |= callback
+        return failing
 
     @api.multi
     def action_view_deliveries(self):

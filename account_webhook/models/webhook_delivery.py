@@ -2,6 +2,12 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime
 import logging
+import threading
+import time
+from contextlib import contextmanager
+
+import psycopg2
+from psycopg2 import errorcodes
 
 from odoo import api, fields, models
 
@@ -10,6 +16,14 @@ from ..runtime import claims
 from ..runtime.engine import NOTIFY_CHANNEL, Engine
 
 _logger = logging.getLogger(__name__)
+
+# Housekeeping (see _cron_housekeeping): short transactions that give way to anyone else.
+HOUSEKEEPING_SECONDS = 30  # per cron call; what is left waits for the next call
+BATCH_SECONDS = 0.5  # a cleanup batch (deliveries with their attempts, one transaction) aims at this
+FIRST_BATCH, MIN_BATCH, MAX_BATCH = 500, 20, 20000  # deliveries per batch, adapted to BATCH_SECONDS
+LOCK_TIMEOUT = '2s'  # waiting longer for a lock (an upgrade's CREATE INDEX, say): stop, go on next call
+STATEMENT_TIMEOUT = '5s'  # a statement slower than this is cancelled and the batch made smaller
+GIVE_WAY = (errorcodes.LOCK_NOT_AVAILABLE, errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED)
 
 
 class WebhookDelivery(models.Model):
@@ -65,7 +79,7 @@ class WebhookDelivery(models.Model):
     @api.model
     def _claim(self, capacity=50):
         """Lease due deliveries in this transaction, as a dispatcher does (see runtime.claims.claim)."""
-        jobs = claims.claim(self.env.cr, self._settings(), capacity)
+        jobs = claims.claim(self.env.cr, claims.read_state(self.env.cr), capacity)
         self.invalidate_cache(ids=[job.id for job in jobs])
         return self.browse([job.id for job in jobs])
 
@@ -73,7 +87,8 @@ class WebhookDelivery(models.Model):
         """Send these deliveries at once, in the current transaction (tests, the test event)."""
         if not self:
             return
-        settings = self._settings()
+        state = claims.read_state(self.env.cr)
+        settings = state.settings
         self.env.cr.execute("SELECT %s FROM webhook_delivery d JOIN webhook_callback c ON c.id = d.callback_id "
                             "WHERE d.id IN %%s ORDER BY d.id" % claims.JOB_COLUMNS, (tuple(self.ids),))
         jobs = [claims.Job(row) for row in self.env.cr.fetchall()]
@@ -82,7 +97,7 @@ class WebhookDelivery(models.Model):
             results = [(job, claims.post(job, connections, settings)) for job in jobs]
         finally:
             connections.close()
-        claims.record(self.env.cr, settings, results, runtime.SENT_BY_ACTION)
+        claims.record(self.env.cr, state, results, runtime.SENT_BY_ACTION)
         self.env['webhook.callback'].clear_caches()  # a 410 deactivates a callback in SQL
         self.env['webhook.callback'].invalidate_cache()
         self.invalidate_cache()
@@ -135,12 +150,118 @@ class WebhookDelivery(models.Model):
         self._dispatch_due()
 
     @api.model
-    def _cron_housekeeping(self):
-        days = int(self._settings().retention_days)
-        self.env.cr.execute("""
-            DELETE FROM webhook_delivery WHERE state = 'done'
-               AND done_at < (now() at time zone 'UTC') - interval '1 day' * %s""", (days,))
-        self.env['webhook.callback']._deactivate_failing()
+    def _cron_housekeeping(self, max_seconds=HOUSEKEEPING_SECONDS):
+        """The hourly cron: deactivate failing callbacks, then delete old deliveries with their
+        attempts, committing after each short step, for at most ``max_seconds`` (what is left waits
+        for the next call). See _housekeeping. In tests (which run in one transaction that is rolled
+        back) nothing is committed, as Odoo's mail queue does."""
+        return self._housekeeping(max_seconds, commit=not getattr(threading.current_thread(), 'testing', False))
+
+    @api.model
+    def _housekeeping(self, max_seconds=HOUSEKEEPING_SECONDS, commit=False):
+        """Deactivate failing callbacks; delete delivered deliveries older than the system parameter
+        ``account_webhook.retention_days`` (30) and failed ones whose last attempt is older than
+        ``account_webhook.failed_retention_days`` (90), with their attempts, oldest first.
+
+        Each step is one short transaction when ``commit`` (the cron's own cursor, which Odoo lets
+        a cron commit: no second connection, no outer transaction left open while it works), else a
+        savepoint of the caller's transaction. Batches are sized to take about BATCH_SECONDS; a
+        step waits at most LOCK_TIMEOUT for a lock: when someone holds one (an upgrade creating
+        indexes, an administrator's long transaction), housekeeping stops and goes on at the next
+        call instead of queueing in front of them. Returns what it did (a dict).
+        """
+        cr = self.env.cr
+        started = time.monotonic()
+        report = {'deactivated': 0, 'deliveries': 0, 'attempts': 0, 'transactions': 0, 'longest': 0.0,
+                  'stopped': 'finished'}
+        settings = claims.read_settings(cr)
+        if commit:
+            cr.commit()  # whatever the cron runner read is not kept open while we work
+        try:
+            with self._housekeeping_step(commit, report):
+                report['deactivated'] = len(self.env['webhook.callback']._deactivate_failing())
+        except psycopg2.Error as error:
+            if error.pgcode not in GIVE_WAY + (errorcodes.QUERY_CANCELED,):
+                raise
+            _logger.info('Callbacks housekeeping: failing callbacks not checked (%s); next time', error.pgcode)
+        size, last = FIRST_BATCH, 0.0
+        for state, column, days in (('done', 'done_at', settings.retention_days),
+                                    ('failed', 'write_date', settings.failed_retention_days)):
+            while report['stopped'] == 'finished':
+                if time.monotonic() - started + last > max_seconds:
+                    report['stopped'] = 'time'
+                    break
+                step = time.monotonic()
+                try:
+                    with self._housekeeping_step(commit, report):
+                        deliveries = self._delete_old(state, column, days, size, report)
+                except psycopg2.Error as error:
+                    if error.pgcode == errorcodes.QUERY_CANCELED and size > MIN_BATCH:
+                        size = max(MIN_BATCH, size // 4)
+                        continue
+                    if error.pgcode not in GIVE_WAY + (errorcodes.QUERY_CANCELED,):
+                        raise
+                    report['stopped'] = 'lock' if error.pgcode == errorcodes.LOCK_NOT_AVAILABLE else error.pgcode
+                    break
+                last = time.monotonic() - step
+                if deliveries < size:
+                    break  # none of this state is old enough any more
+                size = int(min(MAX_BATCH, max(MIN_BATCH, size * min(2.0, BATCH_SECONDS / max(last, 0.001)))))
+        self.invalidate_cache()
+        report['seconds'] = time.monotonic() - started
+        if report['deliveries'] or report['stopped'] != 'finished':
+            _logger.info('Callbacks housekeeping: %(deliveries)s deliveries and %(attempts)s attempts deleted in '
+                         '%(transactions)s transactions (longest %(longest).2fs) in %(seconds).1fs; stopped: '
+                         '%(stopped)s', report)
+        return report
+
+    @contextmanager
+    def _housekeeping_step(self, commit, report):
+        """One step of housekeeping: its own transaction (committed) or a savepoint, with short lock
+        and statement timeouts; its duration counts in ``report['longest']``."""
+        cr = self.env.cr
+        started = time.monotonic()
+        if commit:
+            try:
+                cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')  # SKIP LOCKED, no serialization errors
+                cr.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+                           (LOCK_TIMEOUT, STATEMENT_TIMEOUT))
+                yield
+                cr.commit()
+            except Exception:
+                cr.rollback()
+                raise
+        else:
+            with cr.savepoint():
+                cr.execute("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')")
+                saved = cr.fetchone()
+                cr.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+                           (LOCK_TIMEOUT, STATEMENT_TIMEOUT))
+                yield
+                cr.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
+                           saved)
+        report['transactions'] += 1
+        report['longest'] = max(report['longest'], time.monotonic() - started)
+
+    @api.model
+    def _delete_old(self, state, column, days, limit, report):
+        """Delete up to ``limit`` deliveries in ``state`` whose ``column`` is more than ``days`` days
+        old, oldest first, with their attempts; rows someone holds are skipped. Returns how many."""
+        cr = self.env.cr
+        cr.execute("""
+            SELECT id FROM webhook_delivery
+             WHERE state = %s AND {column} < (now() at time zone 'UTC') - interval '1 day' * %s
+             ORDER BY {column} LIMIT %s FOR UPDATE SKIP LOCKED""".format(column=column),
+                   (state, days, limit), log_exceptions=False)
+        ids = [row[0] for row in cr.fetchall()]
+        if ids:
+            cr.execute('DELETE FROM webhook_delivery_attempt WHERE delivery_id = ANY(%s)', (ids,),
+                       log_exceptions=False)
+            report['attempts'] += cr.rowcount
+            cr.execute('DELETE FROM webhook_delivery WHERE id = ANY(%s) AND state = %s', (ids, state),
+                       log_exceptions=False)
+            report['deliveries'] += cr.rowcount
+        return len(ids)
 
     @api.model_cr
     def _register_hook(self):
@@ -161,6 +282,19 @@ class WebhookDelivery(models.Model):
              WHERE state = 'pending' AND attempt_count > 0;
             CREATE INDEX IF NOT EXISTS webhook_delivery_sending_index ON webhook_delivery (callback_id, lease_until)
              WHERE state = 'sending';
+        """)
+        # Housekeeping finds old deliveries of each final state without reading the others.
+        # The deliveries list (ordered by id, filtered and grouped by state, callback or model, with
+        # the sums read_group adds for the list's integer columns) and its counts read this index
+        # only, never the wide rows with their payloads; Record ID searches have their own.
+        self.env.cr.execute("""
+            CREATE INDEX IF NOT EXISTS webhook_delivery_done_index ON webhook_delivery (done_at)
+             WHERE state = 'done';
+            CREATE INDEX IF NOT EXISTS webhook_delivery_failed_index ON webhook_delivery (write_date)
+             WHERE state = 'failed';
+            CREATE INDEX IF NOT EXISTS webhook_delivery_list_index ON webhook_delivery
+                   (state, id, callback_id, res_model, res_id, attempt_count, last_status_code);
+            CREATE INDEX IF NOT EXISTS webhook_delivery_res_id_index ON webhook_delivery (res_id);
         """)
         # Wake the dispatchers when deliveries become due (PostgreSQL delivers it on commit only).
         # One notification per statement, however many rows it wrote.

@@ -9,6 +9,7 @@ registry is loaded (the prefork master's child, the ``webhook-dispatch`` command
 import datetime
 import logging
 import random
+import re
 import time
 from collections import OrderedDict
 
@@ -24,7 +25,7 @@ RATE_WINDOW = 60
 LEASE_MARGIN = 3  # seconds a lease outlasts the longest request it covers
 NUMBERS = OrderedDict([  # system parameter (account_webhook.*) -> default
     ('timeout_connect', 5.0), ('timeout_total', 15.0), ('lease_seconds', 120.0),
-    ('concurrency', 64.0), ('per_endpoint', 8.0), ('breaker_threshold', 5.0), ('breaker_cooldown', 60.0),
+    ('concurrency', 64.0), ('per_endpoint', 16.0), ('breaker_threshold', 5.0), ('breaker_cooldown', 60.0),
     ('retention_days', 30.0), ('failed_retention_days', 90.0),
 ])
 _reported = set()
@@ -34,6 +35,33 @@ def _report_once(message, *args):
     if (message, args) not in _reported:
         _reported.add((message, args))
         _logger.warning(message, *args)
+
+
+_PLACEHOLDER = re.compile(r'%\((\w+)\)s|%%')
+
+
+def run(cr, name, sql, params=None):
+    """Execute ``sql`` (``%(name)s`` placeholders). On the dispatcher's own connections (see
+    ``engine.Connection``) it is PREPAREd once per connection: the hot statements of a cycle are
+    then not planned again on every call. Elsewhere (Odoo cursors) it is a plain execute."""
+    prepared = getattr(getattr(cr, 'connection', None), 'account_webhook_prepared', None)
+    if prepared is None:
+        cr.execute(sql, params or {})
+        return
+    if name not in prepared:
+        order = []
+
+        def placeholder(match):
+            if match.group(0) == '%%':
+                return '%'
+            if match.group(1) not in order:
+                order.append(match.group(1))
+            return '$%d' % (order.index(match.group(1)) + 1)
+        cr.execute('PREPARE account_webhook_%s AS %s' % (name, _PLACEHOLDER.sub(placeholder, sql)))
+        prepared[name] = order
+    order = prepared[name]
+    cr.execute('EXECUTE account_webhook_%s%s' % (name, '(%s)' % ', '.join(['%s'] * len(order)) if order else ''),
+               tuple(params[key] for key in order))
 
 
 class Settings(object):
@@ -65,9 +93,35 @@ class Settings(object):
         self.lease = max(self.lease_seconds, self.timeout_connect + self.timeout_total + LEASE_MARGIN)
 
 
+class State(object):
+    """What a cycle needs to know, read in one round trip: settings, active callbacks, breakers."""
+
+    def __init__(self, params, callbacks, breakers):
+        self.settings = Settings({key[len('account_webhook.'):]: value for key, value in (params or {}).items()})
+        self.callbacks = callbacks or []  # [id, url, endpoint, rate_limit, max_in_flight]
+        self.failing = set()              # endpoints with failures in a row
+        self.paused = {}                  # endpoint -> still cooling down (else: ready for one probe)
+        for name, failures, cooling, paused in breakers or []:
+            if failures:
+                self.failing.add(name)
+            if paused:
+                self.paused[name] = cooling
+
+
+def read_state(cr):
+    run(cr, 'state', """
+        SELECT (SELECT json_object_agg(key, value) FROM ir_config_parameter WHERE key LIKE 'account\\_webhook.%%'),
+               (SELECT json_agg(json_build_array(id, url, endpoint, rate_limit, max_in_flight) ORDER BY id)
+                  FROM webhook_callback WHERE active),
+               (SELECT json_agg(json_build_array(name, consecutive_failures, paused_until > {now},
+                                                 paused_until IS NOT NULL))
+                  FROM webhook_endpoint WHERE consecutive_failures > 0 OR paused_until IS NOT NULL)
+    """.format(now=NOW))
+    return State(*cr.fetchone())
+
+
 def read_settings(cr):
-    cr.execute("SELECT key, value FROM ir_config_parameter WHERE key LIKE 'account\\_webhook.%%'")
-    return Settings({key[len('account_webhook.'):]: value for key, value in cr.fetchall()})
+    return read_state(cr).settings
 
 
 class Job(object):
@@ -90,36 +144,42 @@ _IN_ORDER = """NOT EXISTS (
      WHERE e.res_model = d.res_model AND e.res_id = d.res_id AND e.id < d.id
        AND e.state IN ('pending', 'sending') AND ec.url = v.url)"""
 _CANDIDATES = """
-    SELECT v.cb, x.id FROM (VALUES %%s) v(cb, lim, url) CROSS JOIN LATERAL (
+    SELECT v.cb, x.id FROM unnest(%(cbs)s::int[], %(limits)s::int[], %(urls)s::varchar[]) v(cb, lim, url)
+    CROSS JOIN LATERAL (
         SELECT d.id FROM webhook_delivery d
-         WHERE d.callback_id = v.cb AND %%s AND %s
-         ORDER BY %%s LIMIT v.lim FOR UPDATE OF d SKIP LOCKED) x""" % _IN_ORDER
-FIRST_ATTEMPTS = ("d.state = 'pending' AND d.attempt_count = 0 AND d.next_attempt_at <= %s" % NOW, 'd.id')
-RETRIES = ("((d.state = 'pending' AND d.attempt_count > 0 AND d.next_attempt_at <= %s) "
-           "OR (d.state = 'sending' AND d.lease_until < %s))" % (NOW, NOW), 'd.next_attempt_at, d.id')
+         WHERE d.callback_id = v.cb AND d.state = 'pending' AND d.attempt_count = 0 AND d.next_attempt_at <= {now}
+           AND {order}
+         ORDER BY d.id LIMIT v.lim FOR UPDATE OF d SKIP LOCKED) x
+    UNION ALL
+    SELECT v.cb, x.id FROM unnest(%(cbs)s::int[], %(limits)s::int[], %(urls)s::varchar[]) v(cb, lim, url)
+    CROSS JOIN LATERAL (
+        SELECT d.id FROM webhook_delivery d
+         WHERE d.callback_id = v.cb
+           AND ((d.state = 'pending' AND d.attempt_count > 0 AND d.next_attempt_at <= {now})
+                OR (d.state = 'sending' AND d.lease_until < {now}))
+           AND {order}
+         ORDER BY d.next_attempt_at, d.id LIMIT v.lim FOR UPDATE OF d SKIP LOCKED) x""".format(now=NOW, order=_IN_ORDER)
 
 
-def claim(cr, settings, capacity, in_flight=()):
+def claim(cr, state, capacity, in_flight=()):
     """Lease up to ``capacity`` due deliveries to the caller, fairly across endpoints; returns Jobs.
 
-    ``in_flight``: the caller's Jobs still being sent (they count against the per-endpoint and
-    per-callback limits). First attempts go before retries; an endpoint whose circuit breaker is
-    open is skipped, and after its cool-down one delivery probes it. Rows another dispatcher
-    holds are skipped (SKIP LOCKED); the claim is committed by the caller.
+    ``state``: ``read_state()`` of this transaction. ``in_flight``: the caller's Jobs still being
+    sent (they count against the per-endpoint and per-callback limits). First attempts go before
+    retries (and expired leases); an endpoint whose circuit breaker is open is skipped, and after
+    its cool-down one delivery probes it. Rows another dispatcher holds are skipped (SKIP
+    LOCKED); candidates not chosen are only locked until the caller commits.
     """
     if capacity <= 0:
         return []
+    settings, paused = state.settings, state.paused
     busy_endpoints, busy_callbacks = {}, {}
     for job in in_flight:
         busy_endpoints[job.endpoint] = busy_endpoints.get(job.endpoint, 0) + 1
         busy_callbacks[job.callback_id] = busy_callbacks.get(job.callback_id, 0) + 1
-    cr.execute("SELECT name, paused_until > %s FROM webhook_endpoint WHERE paused_until IS NOT NULL" % NOW)
-    paused = dict(cr.fetchall())  # endpoint -> still cooling down (else: ready for one probe)
-    cr.execute("SELECT id, url, endpoint, rate_limit, max_in_flight FROM webhook_callback WHERE active ORDER BY id")
-    callbacks = cr.fetchall()
-    allowance = _rate_allowance(cr, [row[0] for row in callbacks if row[3] > 0])
-    limits, urls, endpoint_of = {}, {}, {}
-    for callback_id, url, endpoint, _rate, max_in_flight in callbacks:
+    allowance = _rate_allowance(cr, [row[0] for row in state.callbacks if row[3] > 0])
+    limits, urls, endpoint_of = OrderedDict(), {}, {}
+    for callback_id, url, endpoint, _rate, max_in_flight in state.callbacks:
         if paused.get(endpoint):
             continue
         per_endpoint = 1 if endpoint in paused else settings.per_endpoint
@@ -129,17 +189,16 @@ def claim(cr, settings, capacity, in_flight=()):
             limit = min(limit, max_in_flight - busy_callbacks.get(callback_id, 0))
         if limit > 0:
             limits[callback_id], urls[callback_id], endpoint_of[callback_id] = limit, url, endpoint
-    candidates = OrderedDict()  # endpoint -> [delivery id, ...], first attempts first
-    for where, order in (FIRST_ATTEMPTS, RETRIES):
-        if not limits:
-            break
-        values = ','.join(cr.mogrify('(%s::int, %s::int, %s::varchar)', (cb, limit, urls[cb])).decode()
-                          for cb, limit in limits.items())
-        cr.execute(_CANDIDATES % (values, where, order))
-        for callback_id, delivery_id in cr.fetchall():
-            candidates.setdefault(endpoint_of[callback_id], []).append(delivery_id)
-            limits[callback_id] -= 1
-        limits = {cb: limit for cb, limit in limits.items() if limit > 0}
+    if not limits:
+        return []
+    run(cr, 'candidates', _CANDIDATES, dict(cbs=list(limits), limits=list(limits.values()),
+                                            urls=[urls[cb] for cb in limits]))
+    per_callback = OrderedDict((callback_id, []) for callback_id in limits)
+    for callback_id, delivery_id in cr.fetchall():  # first attempts, then retries
+        per_callback[callback_id].append(delivery_id)
+    candidates = OrderedDict()  # endpoint -> [delivery id, ...]
+    for callback_id, ids in per_callback.items():
+        candidates.setdefault(endpoint_of[callback_id], []).extend(ids[:limits[callback_id]])
     chosen = _fair_share(candidates, capacity, settings.per_endpoint, busy_endpoints)
     for endpoint in [e for e in chosen if e in paused]:  # half-open: one probe, among all dispatchers
         cr.execute("UPDATE webhook_endpoint SET paused_until = %s + interval '1 second' * %%s "
@@ -152,10 +211,10 @@ def claim(cr, settings, capacity, in_flight=()):
     ids = [delivery_id for ids in chosen.values() for delivery_id in ids]
     if not ids:
         return []
-    cr.execute("""
-        UPDATE webhook_delivery d SET state = 'sending', lease_until = %s + interval '1 second' * %%s
-          FROM webhook_callback c WHERE c.id = d.callback_id AND d.id IN %%s
-        RETURNING %s""" % (NOW, JOB_COLUMNS), (settings.lease, tuple(ids)))
+    run(cr, 'lease', """
+        UPDATE webhook_delivery d SET state = 'sending', lease_until = %s + interval '1 second' * %%(lease)s::float8
+          FROM webhook_callback c WHERE c.id = d.callback_id AND d.id = ANY(%%(ids)s::int[])
+        RETURNING %s""" % (NOW, JOB_COLUMNS), dict(lease=settings.lease, ids=ids))
     return sorted((Job(row) for row in cr.fetchall()), key=lambda job: job.id)
 
 
@@ -200,52 +259,72 @@ def post(job, connections, settings, handle=None):
                        settings.timeout_total, handle=handle)
 
 
-def record(cr, settings, results, sent_by=None):
+_ATTEMPT_COLUMNS = ('delivery_id, callback_id, attempted_at, status_code, duration_ms, response_excerpt, error, '
+                    'success, sent_by, create_date, write_date')
+
+
+def record(cr, state, results, sent_by=None):
     """Store each ``(job, Result)``: an attempt row each; the delivery done, retried later or
-    failed; the endpoints' circuit breakers. Deliveries deleted meanwhile are skipped."""
+    failed; the endpoints' circuit breakers. Deliveries deleted meanwhile are skipped. Returns
+    the endpoints whose breaker this opened. Delivered ones cost one statement in all."""
     if not results:
-        return
+        return set()
     now = datetime.datetime.utcnow().replace(microsecond=0)
+
+    def attempt_row(job, result):
+        return cr.mogrify('(%s, %s, %s::timestamp, %s, %s, %s, %s, %s, %s, %s::timestamp, %s::timestamp)', (
+            job.id, job.callback_id, now, result.status_code or 0, result.duration_ms, result.excerpt or None,
+            result.error, result.ok, sent_by, now, now)).decode()
+    delivered = [(job, result) for job, result in results if result.ok]
+    if delivered:
+        run(cr, 'delivered', """
+            WITH done AS (
+                UPDATE webhook_delivery d SET state = 'done', done_at = %(now)s::timestamp,
+                       attempt_count = COALESCE(attempt_count, 0) + 1, last_status_code = v.code, last_error = NULL,
+                       lease_until = NULL, write_date = %(now)s::timestamp
+                  FROM unnest(%(ids)s::int[], %(codes)s::int[]) v(id, code) WHERE d.id = v.id RETURNING d.id)
+            INSERT INTO webhook_delivery_attempt (delivery_id, callback_id, attempted_at, status_code, duration_ms,
+                                                  response_excerpt, success, sent_by, create_date, write_date)
+            SELECT a.id, a.callback_id, %(now)s::timestamp, a.code, a.duration, a.excerpt, true, %(sent_by)s::varchar,
+                   %(now)s::timestamp, %(now)s::timestamp
+              FROM unnest(%(ids)s::int[], %(callbacks)s::int[], %(codes)s::int[], %(durations)s::int[],
+                          %(excerpts)s::text[]) a(id, callback_id, code, duration, excerpt)
+              JOIN done ON done.id = a.id""", dict(
+            now=now, sent_by=sent_by, ids=[job.id for job, _r in delivered],
+            callbacks=[job.callback_id for job, _r in delivered], codes=[r.status_code for _j, r in delivered],
+            durations=[r.duration_ms for _j, r in delivered], excerpts=[r.excerpt or None for _j, r in delivered]))
+    failed = [(job, result) for job, result in results if not result.ok]
+    if failed:
+        _record_failures(cr, state.settings, failed, now, attempt_row)
+    return _update_breakers(cr, state, results)
+
+
+def _record_failures(cr, settings, failed, now, attempt_row):
     cr.execute('SELECT id, COALESCE(attempt_count, 0) FROM webhook_delivery WHERE id IN %s',
-               (tuple(job.id for job, _result in results),))
+               (tuple(job.id for job, _result in failed),))
     attempts_so_far = dict(cr.fetchall())
-    attempt_rows, done, failed_rows, gone = [], {}, [], []
-    for job, result in results:
+    rows, attempts, gone = [], [], []
+    for job, result in failed:
         if job.id not in attempts_so_far:
             continue
         attempt = attempts_so_far[job.id] + 1
-        attempt_rows.append(cr.mogrify('(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)', (
-            job.id, job.callback_id, now, result.status_code or 0, result.duration_ms,
-            result.excerpt or None, result.error, result.ok, sent_by, now, now)).decode())
-        if result.ok:
-            done.setdefault(result.status_code, []).append(job.id)
-            continue
         state, next_at, error = _after_failure(job, attempt, result, now, settings.retry_schedule)
         if result.status_code == 410:
             gone.append(job.callback_id)
-        failed_rows.append(cr.mogrify('(%s, %s, %s, %s, %s::timestamp, %s)', (
+        rows.append(cr.mogrify('(%s, %s, %s, %s, %s::timestamp, %s)', (
             job.id, state, attempt, result.status_code or 0, next_at, error)).decode())
-    for status_code, ids in done.items():
-        cr.execute("""
-            UPDATE webhook_delivery SET state = 'done', done_at = %s, attempt_count = COALESCE(attempt_count, 0) + 1,
-                   last_status_code = %s, last_error = NULL, lease_until = NULL, write_date = %s
-             WHERE id IN %s""", (now, status_code, now, tuple(ids)))
-    if failed_rows:
-        cr.execute("""
-            UPDATE webhook_delivery d SET state = v.state, attempt_count = v.attempt, last_status_code = v.code,
-                   next_attempt_at = COALESCE(v.next_at, d.next_attempt_at), last_error = v.error,
-                   lease_until = NULL, write_date = %%s
-              FROM (VALUES %s) v(id, state, attempt, code, next_at, error) WHERE d.id = v.id""" % ','.join(
-                failed_rows).replace('%', '%%'),
-                   (now,))
-    if attempt_rows:
-        cr.execute("""
-            INSERT INTO webhook_delivery_attempt (delivery_id, callback_id, attempted_at, status_code, duration_ms,
-                   response_excerpt, error, success, sent_by, create_date, write_date) VALUES %s""" % ','.join(
-            attempt_rows))
+        attempts.append(attempt_row(job, result))
+    if not rows:
+        return
+    cr.execute("""
+        UPDATE webhook_delivery d SET state = v.state, attempt_count = v.attempt, last_status_code = v.code,
+               next_attempt_at = COALESCE(v.next_at, d.next_attempt_at), last_error = v.error,
+               lease_until = NULL, write_date = %%s
+          FROM (VALUES %s) v(id, state, attempt, code, next_at, error) WHERE d.id = v.id""" % ','.join(
+        rows).replace('%', '%%'), (now,))
+    cr.execute('INSERT INTO webhook_delivery_attempt (%s) VALUES %s' % (_ATTEMPT_COLUMNS, ','.join(attempts)))
     if gone:
         deactivate(cr, gone, 'The receiver answered 410 Gone on %s UTC.' % now)
-    _update_breakers(cr, settings, results)
 
 
 def _after_failure(job, attempt, result, now, schedule):
@@ -284,24 +363,31 @@ def deactivate(cr, callback_ids, reason):
     cr.execute("SELECT nextval('base_cache_signaling')")  # Odoo 11's cache invalidation signal
 
 
-def _update_breakers(cr, settings, results):
+def _update_breakers(cr, state, results):
     """Count failures in a row per endpoint (timeouts, connection errors, 5xx); any other HTTP
-    answer closes the breaker. At ``breaker_threshold`` the endpoint pauses for the cool-down."""
+    answer closes the breaker. At ``breaker_threshold`` the endpoint pauses for the cool-down.
+    Healthy endpoints cost nothing. Returns the endpoints paused now."""
+    settings = state.settings
     outcome = OrderedDict()  # endpoint -> [answered since the batch began, failures in a row, last error]
     for job, result in results:
-        state = outcome.setdefault(job.endpoint, [False, 0, None])
+        entry = outcome.setdefault(job.endpoint, [False, 0, None])
         if result.endpoint_down:
-            state[1] += 1
-            state[2] = result.error or 'HTTP %s' % result.status_code
+            entry[1] += 1
+            entry[2] = result.error or 'HTTP %s' % result.status_code
         elif result.status_code is not None:
-            state[:] = [True, 0, None]
+            entry[:] = [True, 0, None]
+    recovered = [endpoint for endpoint, (answered, failures, _e) in outcome.items()
+                 if answered and not failures and (endpoint in state.failing or endpoint in state.paused)]
+    if recovered:
+        cr.execute("""UPDATE webhook_endpoint SET consecutive_failures = 0, failing_since = NULL, paused_until = NULL,
+                             last_error = NULL WHERE name IN %s RETURNING name""", (tuple(recovered),))
+        for (endpoint,) in cr.fetchall():
+            _logger.info('Endpoint %s answers again: circuit closed', endpoint)
+            state.failing.discard(endpoint)
+            state.paused.pop(endpoint, None)
+    opened = set()
     for endpoint, (answered, failures, error) in outcome.items():
         if not failures:
-            cr.execute("""UPDATE webhook_endpoint SET consecutive_failures = 0, failing_since = NULL,
-                                 paused_until = NULL, last_error = NULL
-                           WHERE name = %s AND consecutive_failures > 0""", (endpoint,))
-            if cr.rowcount:
-                _logger.info('Endpoint %s answers again: circuit closed', endpoint)
             continue
         cr.execute(("""
             INSERT INTO webhook_endpoint (name, consecutive_failures, failing_since, last_error,
@@ -316,8 +402,12 @@ def _update_breakers(cr, settings, results):
             RETURNING consecutive_failures""").format(now=NOW),
             dict(name=endpoint, failures=failures, error=error, answered=answered))
         in_a_row = cr.fetchone()[0]
+        state.failing.add(endpoint)
         if in_a_row >= settings.breaker_threshold:
             cr.execute("UPDATE webhook_endpoint SET paused_until = %s + interval '1 second' * %%s WHERE name = %%s"
                        % NOW, (settings.breaker_cooldown, endpoint))
             _logger.warning('Endpoint %s: %s failures in a row (%s); circuit open, its deliveries wait %ss',
                             endpoint, in_a_row, error, int(settings.breaker_cooldown))
+            state.paused[endpoint] = True
+            opened.add(endpoint)
+    return opened

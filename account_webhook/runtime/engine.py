@@ -30,6 +30,14 @@ ERROR_PAUSE = 5
 DEADLINE_GRACE = 0.5      # a request still running this long after its total timeout is cut
 
 
+class Connection(psycopg2.extensions.connection):
+    """The engine's own PostgreSQL connections: claims.run() prepares statements on them."""
+
+    def __init__(self, *args, **kwargs):
+        super(Connection, self).__init__(*args, **kwargs)
+        self.account_webhook_prepared = {}
+
+
 class SenderPool(object):
     """Threads that POST jobs and hand each result back; grows up to what is in flight."""
 
@@ -86,11 +94,17 @@ class Database(object):
 
     def _connect(self, autocommit):
         _dbname, info = odoo.sql_db.connection_info_for(self.name)
-        connection = psycopg2.connect(application_name='account_webhook dispatcher', **info)
+        connection = psycopg2.connect(application_name='account_webhook dispatcher', connection_factory=Connection,
+                                      **info)
         if autocommit:
             connection.set_session(autocommit=True)
         else:
             connection.set_session(isolation_level=psycopg2.extensions.ISOLATION_LEVEL_READ_COMMITTED)
+            with connection, connection.cursor() as cr:
+                # Claims and results need not wait for the disk: if PostgreSQL crashes, the last
+                # ones are lost and their deliveries are sent again after their lease (at least once).
+                cr.execute('SET synchronous_commit TO off')
+                cr.execute('SET plan_cache_mode TO force_generic_plan')  # prepared once, planned once
         return connection
 
     def listen_fd(self):
@@ -139,12 +153,13 @@ class Database(object):
             if self.work is None or self.work.closed:
                 self.work = self._connect(autocommit=False)
             with self.work, self.work.cursor() as cr:
-                settings = self.settings = claims.read_settings(cr)  # one indexed read: always current
-                claims.record(cr, settings, results, engine.sent_by)
+                state = claims.read_state(cr)  # one round trip: always current settings and breakers
+                settings = self.settings = state.settings
+                claims.record(cr, state, results, engine.sent_by)
                 busy = set(job.id for job, _result in results)
                 in_flight = [job for job in self.in_flight.values() if job.id not in busy]
                 capacity = min(capacity + len(busy), settings.concurrency - len(in_flight))
-                jobs = [] if engine.stopping else claims.claim(cr, settings, capacity, in_flight)
+                jobs = [] if engine.stopping else claims.claim(cr, state, capacity, in_flight)
         except (psycopg2.Error, OSError) as error:
             self.unrecorded = results + self.unrecorded
             self._log_error('work', '%s; trying again in %ss' % (str(error).strip(), ERROR_PAUSE))

@@ -1,0 +1,322 @@
+"""The delivery engine, measured side by side in one run (receivers: bench/sink.py, another process).
+
+1. Throughput, 10 endpoints answering after 50 ms, 5,000 events at concurrency C: our dispatcher
+   (a `webhook-dispatch` process, end to end from the commit of the outbox rows until the last
+   POST arrived) vs bare clients doing the same POSTs of the same bodies at the same concurrency,
+   without database or signing: threads over requests.Session, threads over http.client
+   keep-alive, asyncio + aiohttp. Ratios to the fastest, and to the limit C / 50 ms.
+2. The same at 0 ms.
+3. Isolation: one endpoint hanging past the timeout and one healthy, 500 events each committed
+   one per transaction at a steady pace, default settings: the healthy endpoint's
+   commit-to-receipt p50 / p95.
+4. Several servers (issue 16): 20,000 events by one vs two dispatcher processes; events/s,
+   the ratio, duplicates.
+
+Usage: python bench/bench_engine.py DB [--concurrency C] [--events N] [--scenarios 1,2,3,4]
+"""
+import argparse
+import asyncio
+import collections
+import http.client
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from urllib.parse import urlsplit
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, 'bench'))
+import odoo_compat  # noqa: E402
+
+odoo_compat.install()
+import odoo  # noqa: E402
+
+odoo_compat.patch_odoo()
+import requests  # noqa: E402
+from sink import Sink  # noqa: E402
+
+HEADERS = {'Content-Type': 'application/json'}
+
+
+# -- bare clients: the same POSTs, no database, no signing -------------------------------------------
+
+def _threads(concurrency, jobs, post_all):
+    chunks = [jobs[i::concurrency] for i in range(concurrency)]
+    threads = [threading.Thread(target=post_all, args=(chunk,)) for chunk in chunks]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(300)
+    return len(jobs) / (time.perf_counter() - start)
+
+
+def bare_requests(concurrency, jobs):
+    def post_all(chunk):
+        session = requests.Session()
+        for url, body in chunk:
+            session.post(url, data=body, headers=HEADERS, timeout=(5, 15)).close()
+    return _threads(concurrency, jobs, post_all)
+
+
+def bare_http_client(concurrency, jobs):
+    def post_all(chunk):
+        connections = {}
+        for url, body in chunk:
+            parts = urlsplit(url)
+            connection = connections.get(parts.port)
+            if connection is None:
+                connection = connections[parts.port] = http.client.HTTPConnection(parts.hostname, parts.port,
+                                                                                  timeout=15)
+            connection.request('POST', parts.path, body, HEADERS)
+            connection.getresponse().read()
+    return _threads(concurrency, jobs, post_all)
+
+
+def bare_aiohttp(concurrency, jobs):
+    import aiohttp
+
+    async def main():
+        timeout = aiohttp.ClientTimeout(total=15, connect=5)
+        async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency),
+                                         timeout=timeout) as session:
+            pending = collections.deque(jobs)
+
+            async def worker():
+                while pending:
+                    url, body = pending.popleft()
+                    async with session.post(url, data=body, headers=HEADERS) as response:
+                        await response.read()
+            start = time.perf_counter()
+            await asyncio.gather(*[worker() for _i in range(concurrency)])
+            return len(jobs) / (time.perf_counter() - start)
+    return asyncio.run(main())
+
+
+BARE = [('threads + requests.Session', bare_requests), ('threads + http.client keep-alive', bare_http_client),
+        ('asyncio + aiohttp', bare_aiohttp)]
+
+
+# -- ours ------------------------------------------------------------------------------------------------
+
+class Bench(object):
+    def __init__(self, database, config):
+        self.database, self.config = database, config
+        self.registry = odoo.registry(database)
+        self.dispatchers = []
+
+    def env(self):
+        return odoo.api.Environment(self.registry.cursor(), odoo.SUPERUSER_ID, {})
+
+    def setup(self, urls, **params):
+        """One callback per URL (others off), the given system parameters, an empty outbox."""
+        env = self.env()
+        try:
+            env.cr.execute("DELETE FROM webhook_delivery")
+            env.cr.execute("DELETE FROM webhook_endpoint")
+            env.cr.execute("DELETE FROM ir_config_parameter WHERE key LIKE 'account\\_webhook.%%'")
+            env['ir.config_parameter'].set_param('account_webhook.allowed_targets', '127.0.0.1')
+            for key, value in params.items():
+                env['ir.config_parameter'].set_param('account_webhook.' + key, str(value))
+            env['webhook.callback'].with_context(active_test=False).search([('name', '=like', 'bench %')]).unlink()
+            env['webhook.callback'].search([]).write({'active': False})
+            self.callbacks = [env['webhook.callback'].create({
+                'name': 'bench %d' % i, 'model': 'res.partner', 'action': 'create', 'field_names': ['name'],
+                'url': url}).id for i, url in enumerate(urls)]
+            env.cr.commit()
+        finally:
+            env.cr.close()
+
+    def enqueue(self, count, endpoint_of=None):
+        """``count`` outbox rows (through the outbox API capture uses), committed at once; returns the
+        commit time and {event id: endpoint index}."""
+        endpoint_of = endpoint_of or (lambda i: i % len(self.callbacks))
+        env = self.env()
+        try:
+            rows, events = [], {}
+            for i in range(count):
+                event_id = str(uuid.uuid4())
+                index = endpoint_of(i)
+                events[event_id] = index
+                rows.append((self.callbacks[index], event_id, 'res.partner', 100000 + i, 'create', _body(i, event_id)))
+            env['webhook.delivery']._enqueue(rows)
+            env.cr.commit()
+            return time.time(), events
+        finally:
+            env.cr.close()
+
+    def start_dispatchers(self, count):
+        for _i in range(count):
+            log = os.path.join(ROOT, 'var', 'log', 'bench-dispatch-%d.log' % len(self.dispatchers))
+            self.dispatchers.append(subprocess.Popen([
+                sys.executable, os.path.join(ROOT, 'scripts', 'odoo'), 'webhook-dispatch', '-c', self.config,
+                '-d', self.database, '--log-level=warn', '--logfile=%s' % log]))
+        deadline = time.time() + 60
+        while self._listening() < count:
+            assert time.time() < deadline, 'the dispatchers did not start'
+            time.sleep(0.2)
+
+    def _listening(self):
+        env = self.env()
+        try:
+            env.cr.execute("""SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                               AND application_name = 'account_webhook dispatcher' AND query LIKE 'LISTEN%'""")
+            return env.cr.fetchone()[0]
+        finally:
+            env.cr.close()
+
+    def stop_dispatchers(self):
+        for process in self.dispatchers:
+            process.terminate()
+        for process in self.dispatchers:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+        self.dispatchers = []
+
+    def done_count(self):
+        env = self.env()
+        try:
+            env.cr.execute("SELECT count(*) FROM webhook_delivery WHERE state = 'done'")
+            return env.cr.fetchone()[0]
+        finally:
+            env.cr.close()
+
+    def run_ours(self, sink, count, dispatchers=1, endpoint_of=None):
+        """Events/s from the commit until the last POST arrived; duplicates; all recorded done."""
+        sink.reset()
+        self.start_dispatchers(dispatchers)
+        try:
+            committed, events = self.enqueue(count, endpoint_of)
+            assert sink.wait_for(count, timeout=600), 'not all events arrived'
+            records = sink.records()
+            rate = count / (max(at for _i, _id, at in records) - committed)
+            deadline = time.time() + 60
+            while self.done_count() < count and time.time() < deadline:
+                time.sleep(0.1)
+            time.sleep(0.3)
+            records = sink.records()
+            duplicates = len(records) - len(set(event_id for _i, event_id, _at in records))
+            assert set(event_id for _i, event_id, _at in records) == set(events)
+            return rate, duplicates, self.done_count()
+        finally:
+            self.stop_dispatchers()
+
+
+def _body(i, event_id):
+    return ('{"object": "res.partner", "operation": "create", "id": %d, "values": {"name": "Bench contact %d", '
+            '"email": "bench%d@example.com"}, "event_id": "%s", "timestamp": "2026-11-27T00:00:00Z"}'
+            % (100000 + i, i, i, event_id))
+
+
+def percentile(values, fraction):
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def throughput(bench, delay, concurrency, events, rounds):
+    with Sink([delay] * 10) as sink:
+        bench.setup(sink.urls, concurrency=concurrency)
+        jobs = [(sink.urls[i % 10], _body(i, 'bare').encode()) for i in range(events)]
+        figures = collections.defaultdict(list)
+        for _round in range(rounds):
+            for name, client in BARE:
+                sink.reset()
+                figures[name].append(client(concurrency, jobs))
+            figures['ours'].append(bench.run_ours(sink, events)[0])
+        medians = {name: statistics.median(values) for name, values in figures.items()}
+    fastest = max((medians[name], name) for name, _client in BARE)
+    print('Throughput, 10 endpoints answering after %d ms, %d events, concurrency %d, median of %d rounds:'
+          % (delay * 1000, events, concurrency, rounds))
+    for name, _client in BARE:
+        print('  bare %-34s %7.0f /s' % (name, medians[name]))
+    line = '  account_webhook dispatcher (end to end)  %7.0f /s   %.2fx the fastest bare client (%s)' % (
+        medians['ours'], medians['ours'] / fastest[0], fastest[1])
+    if delay:
+        limit = concurrency / delay
+        line += ', %.2fx the limit C / %d ms = %.0f /s' % (medians['ours'] / limit, delay * 1000, limit)
+    print(line)
+    sys.stdout.flush()
+    return medians
+
+
+def isolation(bench, events, pace):
+    """Default settings; one endpoint hangs (60 s, past the 15 s timeout), one answers at once."""
+    with Sink([60, 0]) as sink:
+        bench.setup(sink.urls)
+        bench.start_dispatchers(1)
+        try:
+            commits = {}
+            interval = 1.0 / pace
+            start = time.time()
+            for i in range(events * 2):
+                committed, created = bench.enqueue(1, endpoint_of=lambda _j, i=i: i % 2)
+                commits.update((event_id, (index, committed)) for event_id, index in created.items())
+                time.sleep(max(0, start + (i + 1) * interval - time.time()))
+            assert sink.wait_for(events, timeout=60)
+            time.sleep(0.5)
+            latencies = [at - commits[event_id][1] for index, event_id, at in sink.records()
+                         if index == 1 and event_id in commits]
+            hanging = sum(1 for index, _id, _at in sink.records() if index == 0)
+        finally:
+            bench.stop_dispatchers()
+    assert len(latencies) == events, len(latencies)
+    print('Isolation, default settings: one endpoint hanging past the timeout, one healthy, %d events each '
+          'committed one by one (%d/s):' % (events, pace))
+    print('  healthy endpoint commit-to-receipt p50 %.1f ms, p95 %.1f ms, max %.1f ms (goal p95 < 100 ms); '
+          'requests that reached the hanging one: %d' % (percentile(latencies, 0.5) * 1000,
+                                                          percentile(latencies, 0.95) * 1000,
+                                                          max(latencies) * 1000, hanging))
+    sys.stdout.flush()
+    return latencies
+
+
+def several_dispatchers(bench, events):
+    with Sink([0] * 10) as sink:
+        bench.setup(sink.urls)
+        one = bench.run_ours(sink, events, dispatchers=1)
+        bench.setup(sink.urls)
+        two = bench.run_ours(sink, events, dispatchers=2)
+    print('Several servers: %d events, 10 endpoints answering at once' % events)
+    print('  one dispatcher process   %7.0f /s, duplicates %d, done %d' % one)
+    print('  two dispatcher processes %7.0f /s, duplicates %d, done %d   ratio %.2fx (2 cores shared with '
+          'PostgreSQL and the receivers)' % (two + (two[0] / one[0],)))
+    sys.stdout.flush()
+    return one, two
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('database')
+    parser.add_argument('--config', default=os.path.join(ROOT, 'var', 'odoo.conf'))
+    parser.add_argument('--concurrency', type=int, default=64)
+    parser.add_argument('--events', type=int, default=5000)
+    parser.add_argument('--rounds', type=int, default=3)
+    parser.add_argument('--scenarios', default='1,2,3,4')
+    args = parser.parse_args()
+    odoo.tools.config.parse_config(['-c', args.config, '-d', args.database, '--log-level=warn'])
+    scenarios = set(args.scenarios.split(','))
+    bench = Bench(args.database, args.config)
+    with odoo.api.Environment.manage():
+        try:
+            if '1' in scenarios:
+                throughput(bench, 0.05, args.concurrency, args.events, args.rounds)
+            if '2' in scenarios:
+                throughput(bench, 0.0, args.concurrency, args.events, args.rounds)
+            if '3' in scenarios:
+                isolation(bench, 500, 100)
+            if '4' in scenarios:
+                several_dispatchers(bench, 20000)
+        finally:
+            bench.stop_dispatchers()
+            bench.setup([])
+
+
+if __name__ == '__main__':
+    main()
