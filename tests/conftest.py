@@ -290,20 +290,34 @@ def login(page, base_url, login_name='admin', password='admin'):
 
 
 class Rpc(object):
-    """An integrator's XML-RPC client: xmlrpc.client only."""
+    """An integrator's XML-RPC client: xmlrpc.client only (``timeout``: seconds per call, optional)."""
 
-    def __init__(self, url, db, login, password):
+    def __init__(self, url, db, login, password, timeout=None):
         import xmlrpc.client
         self.db, self.password = db, password
-        self.uid = xmlrpc.client.ServerProxy(url + '/xmlrpc/2/common').authenticate(db, login, password, {})
+        transport = _TimeoutTransport(timeout) if timeout else None
+        self.uid = xmlrpc.client.ServerProxy(url + '/xmlrpc/2/common', transport=transport).authenticate(
+            db, login, password, {})
         assert self.uid, 'XML-RPC login failed for %s' % login
-        self.models = xmlrpc.client.ServerProxy(url + '/xmlrpc/2/object', allow_none=True)
+        transport = _TimeoutTransport(timeout) if timeout else None
+        self.models = xmlrpc.client.ServerProxy(url + '/xmlrpc/2/object', allow_none=True, transport=transport)
 
     def __call__(self, model, method, *args, **kwargs):
         return self.models.execute_kw(self.db, self.uid, self.password, model, method, list(args), kwargs)
 
     def ref(self, xmlid):
         return self('ir.model.data', 'xmlid_to_res_id', xmlid)
+
+
+def _TimeoutTransport(timeout):
+    import xmlrpc.client
+
+    class TimeoutTransport(xmlrpc.client.Transport):
+        def make_connection(self, host):
+            connection = super().make_connection(host)
+            connection.timeout = timeout
+            return connection
+    return TimeoutTransport()
 
 
 @pytest.fixture(scope='session')

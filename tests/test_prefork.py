@@ -47,8 +47,9 @@ def wait_for(predicate, timeout, message, sleep=time.sleep):
 def test_nginx_serves_the_workers_and_odoo_sees_the_public_address(production_server):
     status, body = get(production_server.url + '/web/login')
     assert status == 200 and b'oe_login_form' in body
-    assert access_log(production_server)[-1].endswith(
-        'upstream=127.0.0.1:%d upstream_status=200' % production_server.http_port)
+    logins = [line for line in access_log(production_server) if '"GET /web/login ' in line and ' 200 ' in line]
+    upstream = 'upstream=127.0.0.1:%d upstream_status=200' % production_server.http_port
+    assert logins and all(line.endswith(upstream) for line in logins)
     # --proxy-mode and X-Forwarded-Host: Odoo's redirects name nginx's address, not its own port
     request = urllib.request.Request(production_server.url + '/web')
     opener = urllib.request.build_opener(NoRedirect)
@@ -75,7 +76,7 @@ def test_web_client_long_polls_through_nginx(production_server, page):
     polls = []
     page.on('response', lambda response: '/longpolling/poll' in response.url and polls.append(response))
     login(page, production_server.url)
-    rpc = Rpc(production_server.url, production_server.database, 'admin', 'admin')
+    rpc = Rpc(production_server.url, production_server.database, 'admin', 'admin', timeout=60)
     text = 'prefork poll %s' % uuid.uuid4().hex
     rpc('mail.channel', 'message_post', [rpc.ref('mail.channel_all_employees')], body=text,
         message_type='comment', subtype='mail.mt_comment')
@@ -124,7 +125,7 @@ def test_longpolling_process_holds_polls_concurrently(production_server):
 
 
 def test_cron_worker_runs_a_due_job(production_server):
-    rpc = Rpc(production_server.url, production_server.database, 'admin', 'admin')
+    rpc = Rpc(production_server.url, production_server.database, 'admin', 'admin', timeout=60)
     token = uuid.uuid4().hex
     cron = rpc('ir.cron', 'create', {
         'name': 'prefork test %s' % token, 'model_id': rpc('ir.model', 'search', [('model', '=', 'res.partner')])[0],
@@ -154,19 +155,19 @@ def many_requests_all_answer_200(server, count):
         assert status == 200
 
 
-@pytest.mark.parametrize('limit, requests, logged', [
-    ('--limit-request=5', 24, r'Worker \(\d+\) max request \(5\) reached'),
+@pytest.mark.parametrize('limit, requests, per_worker, logged', [
+    ('--limit-request=3', 12, 3, r'Worker \(\d+\) max request \(3\) reached'),
     # Every process is over this virtual memory limit: each HTTP worker serves at most one request
     # and is replaced (the longpolling process too, over and over: hence only a few requests).
-    ('--limit-memory-soft=%d' % (64 * 1024 * 1024), 6, r'Worker \(\d+\) virtual memory limit \(\d+\) reached'),
+    ('--limit-memory-soft=%d' % (64 * 1024 * 1024), 4, 1, r'Worker \(\d+\) virtual memory limit \(\d+\) reached'),
 ])
-def test_limits_recycle_http_workers_without_losing_requests(request, odoo_db, limit, requests, logged):
+def test_limits_recycle_http_workers_without_losing_requests(request, odoo_db, limit, requests, per_worker, logged):
     server = ProductionServer(request.config.getoption('--odoo-config'), odoo_db, max_cron=0,
                               extra_args=[limit], dispatch=False, wait_longpolling=False)
     try:
         many_requests_all_answer_200(server, requests)
         pids = worker_pids(server, 'WorkerHTTP')
-        assert len(pids) > 2 + 2, pids  # workers were replaced, more than once
+        assert len(pids) >= requests // per_worker, pids  # each served its share, then was replaced
         with open(server.log_path) as log:
             text = log.read()
         assert re.search(logged, text)
@@ -179,7 +180,7 @@ def test_time_limits_stop_the_request_not_the_service(request, odoo_db):
     server = ProductionServer(request.config.getoption('--odoo-config'), odoo_db, max_cron=0, dispatch=False,
                               extra_args=['--limit-time-cpu=1', '--limit-time-real=6'])
     try:
-        rpc = Rpc(server.url, server.database, 'admin', 'admin')
+        rpc = Rpc(server.url, server.database, 'admin', 'admin', timeout=90)
         partner_model = rpc('ir.model', 'search', [('model', '=', 'res.partner')])[0]
 
         def action(code):
@@ -187,18 +188,16 @@ def test_time_limits_stop_the_request_not_the_service(request, odoo_db):
                                                        'state': 'code', 'code': code})
         burn, sleep = action('for i in range(10 ** 9):\n    pass'), action('time.sleep(60)')
         # more than limit_time_cpu seconds of CPU: SIGXCPU ends the request with an error
-        started = time.time()
         with pytest.raises(xmlrpc.client.Fault, match='CPU time limit exceeded'):
             rpc('ir.actions.server', 'run', [burn])
-        assert time.time() - started < 10
         # more than limit_time_real seconds: the master kills the worker, nginx answers 502
         started = time.time()
         with pytest.raises(xmlrpc.client.ProtocolError) as killed:
             rpc('ir.actions.server', 'run', [sleep])
-        assert killed.value.errcode == 502 and time.time() - started < 20
+        assert killed.value.errcode == 502 and time.time() - started < 40  # it would sleep 60 s
         with open(server.log_path) as log:
             assert re.search(r'WorkerHTTP \(\d+\) timeout after 6s', log.read())
-        many_requests_all_answer_200(server, 10)
+        many_requests_all_answer_200(server, 4)
         rpc('ir.actions.server', 'unlink', [burn, sleep])
     finally:
         server.stop()
