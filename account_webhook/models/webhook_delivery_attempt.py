@@ -29,3 +29,6 @@ class WebhookDeliveryAttempt(models.Model):
         # the rate limit counts a callback's recent attempts; housekeeping looks for its last success
         self.env.cr.execute('CREATE INDEX IF NOT EXISTS webhook_delivery_attempt_callback_time_index '
                             'ON webhook_delivery_attempt (callback_id, attempted_at)')
+        # a callback's last success in one probe (housekeeping's failing-callback check)
+        self.env.cr.execute('CREATE INDEX IF NOT EXISTS webhook_delivery_attempt_success_index '
+                            'ON webhook_delivery_attempt (callback_id, attempted_at) WHERE success')
