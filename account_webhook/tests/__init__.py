@@ -3,3 +3,4 @@ from . import test_webhook_callback
 from . import test_capture
 from . import test_delivery
 from . import test_sender
+from . import test_housekeeping
