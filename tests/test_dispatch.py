@@ -155,10 +155,10 @@ def test_a_worker_killed_mid_send_is_taken_over_after_its_lease(env, receiver, o
 
 
 def test_a_hanging_endpoint_never_delays_a_healthy_one(env, engines):
-    env.set_params(timeout_connect=1, timeout_total=2)
+    env.set_params(timeout_connect=1, timeout_total=2, per_endpoint=4)
     hanging, healthy = Receiver(delay=10), Receiver()
     try:
-        callbacks = make_callback(env, hanging) | make_callback(env, healthy)
+        callbacks = make_callback(env, hanging, max_in_flight=2) | make_callback(env, healthy)
         started = time.time()
         engines()
         committed_deliveries(env, healthy, 20, callbacks)
@@ -168,7 +168,7 @@ def test_a_hanging_endpoint_never_delays_a_healthy_one(env, engines):
         hanging_attempts = env['webhook.delivery.attempt'].search_count([('callback_id', '=', callbacks[0].id)])
         # every healthy delivery arrived while the hanging endpoint's first requests were still timing out
         assert arrived < 2 and hanging_attempts == 0, (arrived, hanging_attempts)
-        assert 1 <= len(hanging.received) <= 8, 'at most per_endpoint requests in flight to one endpoint'
+        assert len(healthy.received) == 20 and len(hanging.received) == 2, 'the callback lowered per_endpoint'
         assert sorted(event_ids(healthy)) == sorted(env['webhook.delivery'].search(
             [('callback_id', '=', callbacks[1].id)]).mapped('event_id'))
     finally:
@@ -178,11 +178,13 @@ def test_a_hanging_endpoint_never_delays_a_healthy_one(env, engines):
 
 def test_slow_receiver_and_two_dispatchers_send_each_event_once(env, engines):
     # requests take 3 s, far longer than the lease an operator set: the lease covers the request anyway
-    env.set_params(timeout_connect=1, timeout_total=5, lease_seconds=1)
+    env.set_params(timeout_connect=1, timeout_total=5, lease_seconds=1, per_endpoint=8)
     slow = Receiver(delay=3)
     try:
         callbacks, deliveries = committed_deliveries(env, slow, 40, make_callback(env, slow))
         engines(), engines()
+        time.sleep(1.5)
+        assert len(slow.received) == 16, 'each dispatcher: per_endpoint requests in flight to one endpoint'
         deadline = time.time() + 30
         while time.time() < deadline and env['webhook.delivery'].search_count(
                 [('id', 'in', deliveries.ids), ('state', '!=', 'done')]):
