@@ -131,7 +131,7 @@ class Bench(object):
         finally:
             env.cr.close()
 
-    def enqueue(self, count, endpoint_of=None):
+    def enqueue(self, count, endpoint_of=None, first=0):
         """``count`` outbox rows (through the outbox API capture uses), committed at once; returns the
         commit time and {event id: endpoint index}."""
         endpoint_of = endpoint_of or (lambda i: i % len(self.callbacks))
@@ -140,9 +140,10 @@ class Bench(object):
             rows, events = [], {}
             for i in range(count):
                 event_id = str(uuid.uuid4())
-                index = endpoint_of(i)
+                index = endpoint_of(first + i)
                 events[event_id] = index
-                rows.append((self.callbacks[index], event_id, 'res.partner', 100000 + i, 'create', _body(i, event_id)))
+                rows.append((self.callbacks[index], event_id, 'res.partner', 100000 + first + i, 'create',
+                             _body(first + i, event_id)))
             env['webhook.delivery']._enqueue(rows)
             env.cr.commit()
             return time.time(), events
@@ -256,7 +257,7 @@ def isolation(bench, events, pace):
             interval = 1.0 / pace
             start = time.time()
             for i in range(events * 2):
-                committed, created = bench.enqueue(1, endpoint_of=lambda _j, i=i: i % 2)
+                committed, created = bench.enqueue(1, endpoint_of=lambda j: j % 2, first=i)  # one record each
                 commits.update((event_id, (index, committed)) for event_id, index in created.items())
                 time.sleep(max(0, start + (i + 1) * interval - time.time()))
             assert sink.wait_for(events, timeout=60)
