@@ -18,7 +18,7 @@ import json
 import os
 import sys
 import time
-from http.server import BaseHTTPRequestHandler, HTTPServer
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 TOLERANCE = 5 * 60  # seconds: refuse replays of old messages
 
@@ -68,7 +68,8 @@ def main():
     keys = args.key + [k for k in os.environ.get('WEBHOOK_KEYS', '').split(',') if k]
     if not keys:
         parser.error('give at least one callback key (--key or WEBHOOK_KEYS)')
-    server = HTTPServer(('127.0.0.1', args.port), handler_for(keys))
+    ThreadingHTTPServer.request_queue_size = 128  # the dispatcher sends several requests at once
+    server = ThreadingHTTPServer(('127.0.0.1', args.port), handler_for(keys))
     print('example receiver on http://127.0.0.1:%d/ (verifying %d key(s))' % (args.port, len(keys)), flush=True)
     try:
         server.serve_forever()
