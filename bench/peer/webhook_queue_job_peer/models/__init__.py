@@ -1,0 +1,2 @@
+from . import webhook_peer_receiver
+from . import res_partner
