@@ -247,3 +247,35 @@ def test_a_committed_change_reaches_the_receiver_within_a_second(product_server,
     finally:
         rpc('webhook.callback', 'unlink', [callback_id])
         rpc('ir.config_parameter', 'set_param', 'account_webhook.allowed_targets', '')
+
+
+def test_a_crashed_dispatcher_thread_is_restarted_with_the_reason_logged(monkeypatch):
+    import logging
+    from odoo.addons.account_webhook import runtime
+    runs, logged = [], []
+    handler = logging.Handler()
+    handler.emit = lambda record: logged.append(record.getMessage() + str(record.exc_info and record.exc_info[1]))
+    logging.getLogger(runtime.__name__).addHandler(handler)
+
+    class FailingOnce(object):
+        def run(self, should_stop):
+            runs.append(1)
+            if len(runs) == 1:
+                raise RuntimeError('database on fire')
+            while not should_stop():
+                time.sleep(0.05)
+    monkeypatch.setattr(runtime, 'Engine', FailingOnce)
+    monkeypatch.setattr(runtime, 'RESTART_PAUSE', 0.1)
+    thread = runtime.DispatcherThread()
+    thread.start()
+    try:
+        deadline = time.time() + 5
+        while len(runs) < 2 and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(runs) == 2, 'restarted'
+        assert any('crashed; restarting' in line and 'database on fire' in line for line in logged), logged
+    finally:
+        logging.getLogger(runtime.__name__).removeHandler(handler)
+        thread.stopping = True
+        thread.join(5)
+    assert not thread.is_alive()

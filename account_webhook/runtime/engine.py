@@ -285,9 +285,14 @@ class Engine(object):
                     job.handle.abort()
 
     def run(self, should_stop=lambda: False):
-        """Serve until ``should_stop()``; then finish what is in flight."""
-        while not should_stop():
-            self.step()
+        """Serve until ``should_stop()``; then finish what is in flight. On an unexpected error the
+        engine closes its connections and re-raises (its runner logs why and starts a new one)."""
+        try:
+            while not should_stop():
+                self.step()
+        except Exception:
+            self.close()
+            raise
         self.stop()
 
     def drain(self, seconds=50):
@@ -311,6 +316,9 @@ class Engine(object):
         while (self._results or any(d.in_flight or d.unrecorded for d in self.databases.values())) \
                 and time.monotonic() < deadline:
             self.step(timeout=0.2)
+        self.close()
+
+    def close(self):
         self.pool.close()
         for database in self.databases.values():
             database.close()
