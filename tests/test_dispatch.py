@@ -255,7 +255,10 @@ def test_a_crashed_dispatcher_thread_is_restarted_with_the_reason_logged(monkeyp
     runs, logged = [], []
     handler = logging.Handler()
     handler.emit = lambda record: logged.append(record.getMessage() + str(record.exc_info and record.exc_info[1]))
-    logging.getLogger(runtime.__name__).addHandler(handler)
+    logger = logging.getLogger(runtime.__name__)
+    level = logger.level
+    logger.setLevel(logging.INFO)  # tests run Odoo's loggers at CRITICAL
+    logger.addHandler(handler)
 
     class FailingOnce(object):
         def run(self, should_stop):
@@ -275,7 +278,8 @@ def test_a_crashed_dispatcher_thread_is_restarted_with_the_reason_logged(monkeyp
         assert len(runs) == 2, 'restarted'
         assert any('crashed; restarting' in line and 'database on fire' in line for line in logged), logged
     finally:
-        logging.getLogger(runtime.__name__).removeHandler(handler)
+        logger.removeHandler(handler)
+        logger.setLevel(level)
         thread.stopping = True
         thread.join(5)
     assert not thread.is_alive()
