@@ -50,7 +50,7 @@ def test_nginx_serves_the_workers_and_odoo_sees_the_public_address(production_se
     logins = [line for line in access_log(production_server) if '"GET /web/login ' in line and ' 200 ' in line]
     upstream = 'upstream=127.0.0.1:%d upstream_status=200' % production_server.http_port
     assert logins and all(line.endswith(upstream) for line in logins)
-    # --proxy-mode and X-Forwarded-Host: Odoo's redirects name nginx's address, not its own port
+    # nginx passes on the Host the client used: Odoo's redirects name nginx's address, not Odoo's port
     request = urllib.request.Request(production_server.url + '/web')
     opener = urllib.request.build_opener(NoRedirect)
     with pytest.raises(urllib.error.HTTPError) as redirect:
