@@ -152,13 +152,15 @@ class WebhookDelivery(models.Model):
     @api.model
     def _cron_housekeeping(self, max_seconds=HOUSEKEEPING_SECONDS):
         """The hourly cron: deactivate failing callbacks, then delete old deliveries with their
-        attempts, committing after each short step, for at most ``max_seconds`` (what is left waits
-        for the next call). See _housekeeping. In tests (which run in one transaction that is rolled
-        back) nothing is committed, as Odoo's mail queue does."""
-        return self._housekeeping(max_seconds, commit=not getattr(threading.current_thread(), 'testing', False))
+        attempts, committing after each short step, for at most ``max_seconds`` and only while no
+        other cron job waits for the cron worker (what is left waits for the next call). See
+        _housekeeping. In tests (which run in one transaction that is rolled back) nothing is
+        committed, as Odoo's mail queue does."""
+        commit = not getattr(threading.current_thread(), 'testing', False)
+        return self._housekeeping(max_seconds, commit=commit, yield_to_crons=commit)
 
     @api.model
-    def _housekeeping(self, max_seconds=HOUSEKEEPING_SECONDS, commit=False):
+    def _housekeeping(self, max_seconds=HOUSEKEEPING_SECONDS, commit=False, yield_to_crons=False):
         """Deactivate failing callbacks; delete delivered deliveries older than the system parameter
         ``account_webhook.retention_days`` (30) and failed ones whose last attempt is older than
         ``account_webhook.failed_retention_days`` (90), with their attempts, oldest first.
@@ -168,13 +170,19 @@ class WebhookDelivery(models.Model):
         savepoint of the caller's transaction. Batches are sized to take about BATCH_SECONDS; a
         step waits at most LOCK_TIMEOUT for a lock: when someone holds one (an upgrade creating
         indexes, an administrator's long transaction), housekeeping stops and goes on at the next
-        call instead of queueing in front of them. Returns what it did (a dict).
+        call instead of queueing in front of them. With ``yield_to_crons`` (and ``commit``) it also
+        stops after a batch when another cron job that was due when it began waits for a worker
+        (Odoo 11 runs the due jobs one after the other): they wait at most one batch.
+        Returns what it did (a dict).
         """
         cr = self.env.cr
         started = time.monotonic()
         report = {'deactivated': 0, 'deliveries': 0, 'attempts': 0, 'transactions': 0, 'longest': 0.0,
                   'stopped': 'finished'}
         settings = claims.read_settings(cr)
+        cr.execute("SELECT now() at time zone 'UTC'")
+        began = cr.fetchone()[0]
+        own_cron = self.env.ref('account_webhook.ir_cron_webhook_housekeeping', raise_if_not_found=False)
         if commit:
             cr.commit()  # whatever the cron runner read is not kept open while we work
         try:
@@ -206,6 +214,9 @@ class WebhookDelivery(models.Model):
                 last = time.monotonic() - step
                 if deliveries < size:
                     break  # none of this state is old enough any more
+                if commit and yield_to_crons and self._crons_waiting(began, own_cron.id if own_cron else 0):
+                    report['stopped'] = 'cron'
+                    break
                 size = int(min(MAX_BATCH, max(MIN_BATCH, size * min(2.0, BATCH_SECONDS / max(last, 0.001)))))
         self.invalidate_cache()
         report['seconds'] = time.monotonic() - started
@@ -242,6 +253,22 @@ class WebhookDelivery(models.Model):
                            saved)
         report['transactions'] += 1
         report['longest'] = max(report['longest'], time.monotonic() - started)
+
+    @api.model
+    def _crons_waiting(self, since, own_cron_id):
+        """Whether another active cron job has been due since ``since`` and no cron worker runs it
+        (a running job's row is locked by Odoo's cron runner). A transaction of its own: its row
+        locks last one statement."""
+        cr = self.env.cr
+        try:
+            cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+            cr.execute("""SELECT id FROM ir_cron WHERE active AND numbercall != 0 AND nextcall <= %s AND id != %s
+                           LIMIT 1 FOR UPDATE SKIP LOCKED""", (since, own_cron_id), log_exceptions=False)
+            return cr.fetchone() is not None
+        except psycopg2.Error:
+            return False
+        finally:
+            cr.rollback()
 
     @api.model
     def _delete_old(self, state, column, days, limit, report):
