@@ -9,10 +9,12 @@
 3. Isolation: one endpoint hanging past the timeout and one healthy, 500 events each committed
    one per transaction at a steady pace, default settings: the healthy endpoint's
    commit-to-receipt p50 / p95.
-4. Several servers (issue 16): 20,000 events by one vs two dispatcher processes; events/s,
-   the ratio, duplicates.
+4. Several servers: 20,000 events by one vs two dispatcher processes; events/s, the ratio,
+   duplicates.
+5. The peer: the same throughput and isolation workloads through the OCA queue_job pattern
+   (bench_peer.py, a job per change, a channel per receiver), as ratios to ours.
 
-Usage: python bench/bench_engine.py DB [--concurrency C] [--events N] [--scenarios 1,2,3,4]
+Usage: python bench/bench_engine.py DB [--concurrency C] [--events N] [--scenarios 1,2,3,4,5]
 """
 import argparse
 import asyncio
@@ -292,6 +294,29 @@ def several_dispatchers(bench, events):
     return one, two
 
 
+def peer(ours_rate, ours_latencies):
+    import bench_peer
+    print('The peer, measured now (its own lines first):')
+    sys.stdout.flush()
+    figures = bench_peer.run(verbose=True)
+    best = max(figure['events_per_s'] for figure in figures['throughput'].values())
+    isolated = figures['isolation']['per_receiver']['p95_ms']
+    print('Ours against the peer (OCA queue_job %s, a job per change, a channel per receiver):' % figures['queue_job'])
+    if ours_rate:
+        print('  throughput, receivers answering after 50 ms: ours %.0f /s, the peer at its best capacity %.0f /s: '
+              '%.1fx (goal >= 5x)' % (ours_rate, best, ours_rate / best))
+    if ours_latencies:
+        shared = figures['isolation']['shared']
+        print('  isolation, healthy receiver p95: ours %.1f ms with no configuration; the peer %s with a channel per '
+              'receiver set by hand, and %d of %d received with one shared channel'
+              % (percentile(ours_latencies, 0.95) * 1000, '%.1f ms' % isolated if isolated else 'n/a',
+                 shared['healthy_received'], shared['healthy_changes']))
+    cost = figures['write_cost']
+    print('  the peer\'s write path with 3 receivers: %.1fx a plain single write, %.0fx in a 1,000-record write '
+          '(ours: bench_capture.py above)' % (cost['1']['ratio'], cost[max(cost, key=int)]['ratio']))
+    sys.stdout.flush()
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('database')
@@ -299,21 +324,24 @@ def main():
     parser.add_argument('--concurrency', type=int, default=64)
     parser.add_argument('--events', type=int, default=5000)
     parser.add_argument('--rounds', type=int, default=3)
-    parser.add_argument('--scenarios', default='1,2,3,4')
+    parser.add_argument('--scenarios', default='1,2,3,4,5')
     args = parser.parse_args()
     odoo.tools.config.parse_config(['-c', args.config, '-d', args.database, '--log-level=warn'])
     scenarios = set(args.scenarios.split(','))
     bench = Bench(args.database, args.config)
+    ours_rate = ours_latencies = None
     with odoo.api.Environment.manage():
         try:
             if '1' in scenarios:
-                throughput(bench, 0.05, args.concurrency, args.events, args.rounds)
+                ours_rate = throughput(bench, 0.05, args.concurrency, args.events, args.rounds)['ours']
             if '2' in scenarios:
                 throughput(bench, 0.0, args.concurrency, args.events, args.rounds)
             if '3' in scenarios:
-                isolation(bench, 500, 100)
+                ours_latencies = isolation(bench, 500, 50)
             if '4' in scenarios:
                 several_dispatchers(bench, 20000)
+            if '5' in scenarios:
+                peer(ours_rate, ours_latencies)
         finally:
             bench.stop_dispatchers()
             bench.setup([])
