@@ -34,16 +34,25 @@ class OdooServer(object):
         self.log_path = os.path.join(ROOT, 'var', 'log', 'test-server-%d.log' % self.port)
         cmd = [sys.executable, os.path.join(ROOT, 'scripts', 'odoo'), '-c', config, '-d', database,
                '--db-filter=^%s$' % database, '--http-interface=127.0.0.1',
-               '--http-port=%d' % self.port, '--logfile=%s' % self.log_path] + list(extra_args)
+               '--http-port=%d' % self.port, '--logfile=%s' % self.log_path,
+               '--load=%s' % SERVER_WIDE_MODULES] + list(extra_args)
         env = dict(os.environ)
         if not dispatch:  # a plain HTTP server: no dispatcher thread, no cron
             env['ACCOUNT_WEBHOOK_NO_DISPATCHER'] = '1'
             cmd.append('--max-cron-threads=0')
+        os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
+        open(self.log_path, 'w').close()  # a port used before: not its old "Modules loaded."
         self.process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
         self._wait_ready()
 
     def _wait_ready(self, timeout=120):
         deadline = time.time() + timeout
+        # No request before the -d database has loaded: Odoo 11's threaded server imports every
+        # addon's controllers on the first request, which races with that load on Python 3.
+        while time.time() < deadline and not self._log_says('odoo.modules.loading: Modules loaded.'):
+            if self.process.poll() is not None:
+                raise RuntimeError('Odoo exited (%s); see %s' % (self.process.returncode, self.log_path))
+            time.sleep(0.2)
         while time.time() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError('Odoo exited (%s); see %s' % (self.process.returncode, self.log_path))
@@ -54,6 +63,13 @@ class OdooServer(object):
             except OSError:
                 time.sleep(0.5)
         raise RuntimeError('Odoo did not answer in %ss; see %s' % (timeout, self.log_path))
+
+    def _log_says(self, text):
+        try:
+            with open(self.log_path) as log:
+                return text in log.read()
+        except OSError:
+            return False
 
     def stop(self):
         self.process.terminate()
