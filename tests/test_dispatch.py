@@ -283,3 +283,15 @@ def test_a_crashed_dispatcher_thread_is_restarted_with_the_reason_logged(monkeyp
         thread.stopping = True
         thread.join(5)
     assert not thread.is_alive()
+
+
+def test_a_server_without_d_serves_the_databases_its_dbfilter_lets_through(odoo_db, monkeypatch):
+    from odoo.addons.account_webhook.runtime import engine
+    config = odoo.tools.config
+    monkeypatch.setitem(config.options, 'db_name', False)
+    monkeypatch.setitem(config.options, 'dbfilter', '^%s$' % odoo_db)
+    assert engine._served_databases() == [odoo_db]
+    monkeypatch.setitem(config.options, 'dbfilter', '^postgres$')  # no Odoo there
+    assert engine._served_databases() == []
+    monkeypatch.setitem(config.options, 'db_name', '%s,postgres' % odoo_db)
+    assert engine._served_databases() == [odoo_db], '-d lists the databases; those without the addon are skipped'

@@ -218,6 +218,34 @@ class TestTargets(DeliveryCase):
 
 class TestOrderAndLimits(DeliveryCase):
 
+    def partners(self, count, prefix):
+        return [self.env['res.partner'].create({'name': '%s %d' % (prefix, i)}) for i in range(count)]
+
+    def test_first_attempts_go_before_retries(self):
+        retry = self.change()
+        self.env.cr.execute("UPDATE webhook_delivery SET attempt_count = 1 WHERE id = %s", (retry.id,))
+        firsts = [self.change(partner=p) for p in self.partners(2, 'First')]
+        self.assertEqual(self.Delivery._claim(2), firsts[0] | firsts[1], 'the retry waits for free capacity')
+        self.assertEqual(self.Delivery._claim(2), retry)
+
+    def test_claims_are_fair_across_endpoints(self):
+        other = self.make_callback(action='update', fields=('email',), url=self.receiver.url.replace(
+            '127.0.0.1', 'localhost'))  # another endpoint: scheme://host:port differs
+        busy = [self.change(partner=p) for p in self.partners(10, 'Busy')]  # queued first, to one endpoint
+        self.assertEqual(len(busy), 10)
+        quiet = self.Delivery.search([('callback_id', '=', other.id)])
+        self.assertEqual(len(quiet), 10, 'the same changes, to the other callback')
+        claimed = self.Delivery._claim(4)
+        self.assertEqual(sorted(d.callback_id.id for d in claimed), sorted([self.callback.id] * 2 + [other.id] * 2))
+
+    def test_per_endpoint_limit_counts_every_callback_of_the_endpoint(self):
+        self.Params.set_param('account_webhook.per_endpoint', '3')
+        twin = self.make_callback(action='update', fields=('email',), url=self.receiver.url + '/other-path')
+        for partner in self.partners(4, 'Twin'):
+            self.change(partner=partner)
+        self.assertEqual(len(self.Delivery.search([('callback_id', 'in', (self.callback | twin).ids)])), 8)
+        self.assertEqual(len(self.Delivery._claim(50)), 3, 'both callbacks post to one endpoint')
+
     def test_a_later_event_waits_for_an_earlier_one_of_the_same_record(self):
         first = self.change(email='one@example.com')
         second = self.change(email='two@example.com')
