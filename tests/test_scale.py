@@ -514,6 +514,29 @@ def test_housekeeping_from_the_cron_stops_after_a_batch_when_another_cron_job_wa
         sql(name, set_nextcall, (24 * 60, sweep))
 
 
+def test_odoo_cron_runner_runs_housekeeping_committing_its_batches(scale_db, scale_registry):
+    """The job as Odoo's cron thread runs it (the job's row locked, the job's cursor committed by the
+    method): the old deliveries go, and the runner schedules the next call afterwards."""
+    import threading
+    from odoo.addons.base.ir.ir_cron import ir_cron
+    name = scale_db['name']
+    cron_id = sql(name, "SELECT res_id FROM ir_model_data WHERE module = 'account_webhook' "
+                        "AND name = 'ir_cron_webhook_housekeeping'")[0][0]
+    sql(name, "UPDATE ir_cron SET nextcall = (now() at time zone 'UTC') - interval '1 minute' WHERE id = %s",
+        (cron_id,))
+    old_done = ("SELECT count(*) FROM webhook_delivery WHERE state = 'done' "
+                "AND done_at < (now() at time zone 'UTC') - interval '30 days'")
+    assert sql(name, old_done)[0][0] > 0
+    cron_thread = threading.Thread(target=ir_cron._acquire_job, args=(name,), name='odoo.service.cron.cron0')
+    started = time.time()
+    cron_thread.start()  # a thread of its own, as Odoo's: not the test's, so the method commits
+    cron_thread.join(120)
+    assert not cron_thread.is_alive(), 'the cron job ran over 120 s'
+    assert sql(name, old_done)[0][0] == 0
+    assert sql(name, "SELECT nextcall > now() at time zone 'UTC' FROM ir_cron WHERE id = %s", (cron_id,))[0][0]
+    print('\nhousekeeping run by Odoo\'s cron runner: %.1fs' % (time.time() - started))
+
+
 # -- an upgrade while housekeeping works ---------------------------------------------------------------
 
 HOUSEKEEPER = """
@@ -532,7 +555,7 @@ while True:  # the cron, called again and again until stopped
     with api.Environment.manage(), registry.cursor() as cr:
         cr.execute('SELECT pg_backend_pid()')
         print(json.dumps({'pid': cr.fetchone()[0]}), flush=True)
-        report = api.Environment(cr, SUPERUSER_ID, {})['webhook.delivery']._cron_housekeeping(max_seconds=3)
+        report = api.Environment(cr, SUPERUSER_ID, {})['webhook.delivery']._cron_housekeeping(max_seconds=1)
     print(json.dumps(report), flush=True)
     time.sleep(0.2)
 """
@@ -566,14 +589,14 @@ def test_an_upgrade_is_not_held_up_by_housekeeping(scale_db):
     name = scale_db['name']
     old_done = ("SELECT count(*) FROM webhook_delivery WHERE state = 'done' "
                 "AND done_at < (now() at time zone 'UTC') - interval '30 days'")
-    missing = 80000 - sql(name, old_done)[0][0]
+    missing = 50000 - sql(name, old_done)[0][0]
     if missing > 0:  # what the tests before took: housekeeping has work for longer than the upgrade takes
         sql(name, """UPDATE webhook_delivery SET done_at = done_at - interval '60 days'
                       WHERE id IN (SELECT id FROM webhook_delivery
                                     WHERE state = 'done' AND done_at >= (now() at time zone 'UTC') - interval '30 days'
                                     ORDER BY id LIMIT %s)""", (missing,))
     before = sql(name, old_done)[0][0]
-    assert before >= 80000, 'housekeeping has work to do'
+    assert before >= 50000, 'housekeeping has work to do'
     log_dir = os.path.join(ROOT, 'var', 'log')
     reports_path = os.path.join(log_dir, 'scale-housekeeper-%s.jsonl' % name)
     upgrade_log = os.path.join(log_dir, 'scale-upgrade-%s.log' % name)
@@ -584,7 +607,7 @@ def test_an_upgrade_is_not_held_up_by_housekeeping(scale_db):
     try:
         with open(reports_path, 'w') as out:
             housekeeper = subprocess.Popen(
-                [sys.executable, '-c', HOUSEKEEPER % dict(root=ROOT, config=CONFIG, db=name, batch=50)],
+                [sys.executable, '-c', HOUSEKEEPER % dict(root=ROOT, config=CONFIG, db=name, batch=20)],
                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         wait_until(lambda: housekeeper.poll() is None and sql(name, old_done)[0][0] < before, 60,
                    'housekeeping deleted nothing in 60 s: %s' % open(reports_path).read()[-2000:])
@@ -626,8 +649,8 @@ def test_an_upgrade_is_not_held_up_by_housekeeping(scale_db):
     print('\nupgrade alongside housekeeping: %.1fs, its longest lock wait %.2fs; housekeeping deleted %d old '
           'delivered deliveries during it, waited %.2fs at most, gave way %d times; its longest transaction %.2fs' % (
               upgrade_seconds, upgrade_wait, left_at_start - left_at_end, housekeeping_wait,
-              sum(1 for r in reports if r['stopped'] == 'lock'), max(r['longest'] for r in reports)))
+              sum(1 for r in reports if r['stopped'] == 'lock'), max([r['longest'] for r in reports] or [0])))
     assert left_at_end < left_at_start, 'housekeeping worked while the upgrade ran'
     assert upgrade_wait < 3, 'the upgrade waited %.1fs for a lock' % upgrade_wait
     assert housekeeping_wait < 4, 'housekeeping waited %.1fs for a lock' % housekeeping_wait
-    assert max(r['longest'] for r in reports) < 5
+    assert reports and max(r['longest'] for r in reports) < 5
