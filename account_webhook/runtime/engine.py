@@ -105,6 +105,8 @@ class Database(object):
                 # ones are lost and their deliveries are sent again after their lease (at least once).
                 cr.execute('SET synchronous_commit TO off')
                 cr.execute('SET plan_cache_mode TO force_generic_plan')  # prepared once, planned once
+                # never queue behind an upgrade's locks for long, never hold the outbox for long
+                cr.execute("SET lock_timeout TO '10s'; SET statement_timeout TO '30s'")
         return connection
 
     def listen_fd(self):
