@@ -37,7 +37,8 @@ odoo_compat.patch_odoo()
 import requests  # noqa: E402
 
 from tests.conftest import OdooServer  # noqa: E402
-from tests.test_scale import (connect, create_scratch, dispatcher_connection, drop_scratch,  # noqa: E402
+from tests.pgtools import connect  # noqa: E402
+from tests.test_scale import (create_scratch, dispatcher_connection, drop_scratch,  # noqa: E402
                               fill_outbox, percentile, table_sizes)
 
 INTERACTIVE_GOAL, TRANSACTION_GOAL = 1.0, 5.0

@@ -9,11 +9,9 @@ an upgrade (-u) run while housekeeping works is not held up.
 
 ``fill_outbox``, ``create_scratch`` and ``drop_scratch`` serve bench/bench_scale.py too.
 """
-import configparser
 import json
 import os
 import re
-import shutil
 import signal
 import statistics
 import subprocess
@@ -24,45 +22,13 @@ import psycopg2
 import pytest
 
 from .conftest import ROOT
+from .pgtools import CONFIG, base_template, connect, copy_database, drop_database, odoo_options, sql
 
-CONFIG = os.path.join(ROOT, 'var', 'odoo.conf')
 LAUNCHER = os.path.join(ROOT, 'scripts', 'odoo')
 OUTBOX = ('webhook_delivery', 'webhook_delivery_attempt')
 SCALE_DELIVERIES, SCALE_ATTEMPTS = 200000, 500000
 
 # -- databases ----------------------------------------------------------------------------------
-
-
-def odoo_options(config=CONFIG):
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(config)
-    return parser['options']
-
-
-def connect(db, config=CONFIG):
-    options = odoo_options(config)
-    password = options.get('db_password')
-    return psycopg2.connect(dbname=db, host=options['db_host'], port=options['db_port'], user=options['db_user'],
-                            password=None if password in (None, 'False') else password)
-
-
-def sql(db, query, params=None, config=CONFIG):
-    """One statement in autocommit; its rows (None for statements without)."""
-    conn = connect(db, config)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
-
-
-def base_template(config=CONFIG):
-    """The base database scripts/setup.sh caches (Odoo with the Invoicing app, no addon), if any."""
-    rows = sql('postgres', r"SELECT datname FROM pg_database WHERE datname LIKE 'awh\_base\_%' ORDER BY oid DESC",
-               config=config)
-    return rows[0][0] if rows else None
 
 
 def create_scratch(name, template=None, config=CONFIG, log_path=None):
@@ -71,14 +37,7 @@ def create_scratch(name, template=None, config=CONFIG, log_path=None):
     drop_scratch(name, config)
     source = template or base_template(config)
     if source:
-        for _attempt in range(30):
-            try:
-                sql('postgres', 'CREATE DATABASE "%s" TEMPLATE "%s"' % (name, source), config=config)
-                break
-            except psycopg2.errors.ObjectInUse:  # someone is connected to it right now
-                time.sleep(1)
-        else:
-            raise RuntimeError('database %s stayed in use for 30 s: cannot copy it' % source)
+        copy_database(name, source, config)
     else:
         sql('postgres', 'CREATE DATABASE "%s"' % name, config=config)
     installed = sql(name, "SELECT 1 FROM pg_class WHERE relname = 'ir_module_module'", config=config) and sql(
@@ -94,12 +53,7 @@ def create_scratch(name, template=None, config=CONFIG, log_path=None):
 
 
 def drop_scratch(name, config=CONFIG):
-    odoo = sys.modules.get('odoo')
-    if odoo is not None and hasattr(odoo, 'modules'):  # a registry this process opened on it
-        odoo.modules.registry.Registry.delete(name)
-        odoo.sql_db.close_db(name)
-    sql('postgres', 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % name, config=config)
-    shutil.rmtree(os.path.join(odoo_options(config)['data_dir'], 'filestore', name), ignore_errors=True)
+    drop_database(name, config)
 
 
 # -- the outbox, filled ---------------------------------------------------------------------------

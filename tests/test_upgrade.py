@@ -15,7 +15,6 @@ import hashlib
 import hmac
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -24,13 +23,12 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import urlparse
 
-import psycopg2
 import pytest
 
 from .conftest import ROOT, free_port
+from .pgtools import CONFIG, base_template, connect, copy_database, drop_database, sql
 
 ADDON = 'account_webhook'
-CONFIG = os.path.join(ROOT, 'var', 'odoo.conf')
 LAUNCHER = os.path.join(ROOT, 'scripts', 'odoo')
 MANIFEST = ADDON + '/__manifest__.py'
 # Releases published before the project tagged them: the last commit carrying such a version is not
@@ -46,64 +44,14 @@ SNAPSHOT_TABLES = ('webhook_callback', 'webhook_callback_field_rel', 'webhook_de
 
 # -- PostgreSQL and databases ----------------------------------------------------------------------
 
-def odoo_options(config=CONFIG):
-    parser = configparser.ConfigParser(interpolation=None)
-    parser.read(config)
-    return parser['options']
-
-
-def connect(db):
-    options = odoo_options()
-    return psycopg2.connect(dbname=db, host=options['db_host'], port=options['db_port'], user=options['db_user'])
-
-
-def sql(db, query, params=None):
-    """Run one statement in autocommit; returns its rows (None for statements without)."""
-    conn = connect(db)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(query, params)
-            return cur.fetchall() if cur.description else None
-    finally:
-        conn.close()
-
-
 def template_db():
-    """The cached base database of scripts/setup.sh (it keeps one, keyed on the Odoo requirements)."""
-    name = os.environ.get('AWH_TEMPLATE_DB')
-    if not name:
-        rows = sql('postgres', r"SELECT datname FROM pg_database WHERE datname LIKE 'awh\_base\_%' ORDER BY oid DESC")
-        assert rows, 'no template database awh_base_*: run scripts/setup.sh test (make test does)'
-        name = rows[0][0]
-    return name
-
-
-def filestore(db):
-    return os.path.join(odoo_options()['data_dir'], 'filestore', db)
+    template = base_template()
+    assert template, 'no template database awh_base_*: run scripts/setup.sh test (make test does)'
+    return template
 
 
 def create_from_template(db):
-    template = template_db()
-    for _attempt in range(30):
-        try:
-            sql('postgres', 'CREATE DATABASE "%s" TEMPLATE "%s"' % (db, template))
-            break
-        except psycopg2.errors.ObjectInUse:  # another process is connected to the template right now
-            time.sleep(1)
-    else:
-        raise AssertionError('template %s stayed in use for 30 s' % template)
-    if os.path.isdir(filestore(template)):
-        shutil.copytree(filestore(template), filestore(db))
-
-
-def drop_database(db):
-    odoo = sys.modules.get('odoo')
-    if odoo is not None and hasattr(odoo, 'modules'):  # a registry this process opened on it
-        odoo.modules.registry.Registry.delete(db)
-        odoo.sql_db.close_db(db)
-    sql('postgres', 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % db)
-    shutil.rmtree(filestore(db), ignore_errors=True)
+    copy_database(db, template_db())
 
 
 def mark_as_demo_database(db):
