@@ -13,4 +13,5 @@ run() { echo; echo "==> $*"; .venv/bin/python -u "$@"; }
 run bench/bench_capture.py "$TEST_DB" ${BENCH_CAPTURE_ARGS:-}
 run bench/bench_engine.py "$TEST_DB"
 run bench/bench_delivery.py "$TEST_DB"
+run bench/bench_scale.py "$TEST_DB"
 run bench/bench_upgrade.py
