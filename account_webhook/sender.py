@@ -22,6 +22,7 @@ import ipaddress
 import socket
 import ssl
 import threading
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -70,6 +71,28 @@ class TargetPolicy(object):
                                  'allow it in the system parameter account_webhook.allowed_targets'
                                  % (host, address))
         return infos
+
+
+# a header name is an HTTP token (RFC 9110, 5.6.2)
+HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+# what a callback's own headers may not set: the signature, the body's framing, the target
+RESERVED_HEADERS = ('content-type', 'content-length', 'host', 'transfer-encoding', 'connection')
+RESERVED_PREFIX = 'webhook-'
+
+
+def parse_headers(text):
+    """``[(name, value), ...]`` of a callback's ``Name: value`` lines (blank lines skipped).
+
+    Lenient: the callback's validation refuses bad lines before they are stored.
+    """
+    result = []
+    for line in (text or '').split('\n'):
+        line = line.rstrip('\r')
+        if not line.strip() or ':' not in line:
+            continue
+        name, value = line.split(':', 1)
+        result.append((name.strip(), value.strip()))
+    return result
 
 
 def endpoint_of(url):
@@ -212,7 +235,9 @@ def post(connections, url, body, headers, connect_timeout, total_timeout, handle
     deadline = start + total_timeout
     parts = urlsplit(url)
     path = (parts.path or '/') + ('?' + parts.query if parts.query else '')
-    headers = dict(headers, **{'Content-Type': 'application/json', 'User-Agent': USER_AGENT})
+    headers = dict(headers, **{'Content-Type': 'application/json'})
+    if not any(name.lower() == 'user-agent' for name in headers):  # a callback may set its own
+        headers['User-Agent'] = USER_AGENT
     handle = handle or Handle()
     for _try in range(2):
         connection, reused = connections.get(url)

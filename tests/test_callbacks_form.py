@@ -104,3 +104,29 @@ def test_accountant_has_no_callbacks_menu_and_the_action_is_denied(odoo_server, 
 
 def accountant_rpc_login(admin_rpc, accountant_rpc):
     return admin_rpc('res.users', 'read', [accountant_rpc.uid], fields=['login'])[0]['login']
+
+
+
+def open_form(page, base_url, callback_id):
+    login(page, base_url)
+    page.goto(base_url + '/web#id=%d&model=webhook.callback&view_type=form' % callback_id)
+    page.wait_for_selector('.o_form_readonly .o_field_widget[name=name]')
+
+
+def test_extra_headers_are_masked_when_read_and_edited(odoo_server, page, admin_rpc):
+    secret = 'Authorization: Bearer s3cr3t'
+    callback_id = admin_rpc('webhook.callback', 'create', {
+        'name': 'With headers (browser)', 'model': 'res.partner', 'action': 'create', 'field_names': ['name'],
+        'url': 'https://erp.example.com/hooks', 'headers': secret})
+    try:
+        open_form(page, odoo_server.url, callback_id)
+        assert page.inner_text('.o_field_widget[name=headers]') == '*' * len(secret)
+        assert 's3cr3t' not in page.inner_text('.o_form_view')
+        page.click('.o_form_button_edit')
+        page.wait_for_selector('.o_form_editable textarea.o_field_widget[name=headers]')
+        masking = page.eval_on_selector('textarea.o_field_widget[name=headers]',
+                                        'el => getComputedStyle(el).webkitTextSecurity')
+        assert masking == 'disc'
+        assert page.js_errors == []
+    finally:
+        admin_rpc('webhook.callback', 'unlink', [callback_id])

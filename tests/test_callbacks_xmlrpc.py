@@ -27,6 +27,11 @@ def test_integrator_creates_a_callback_with_names_only(admin_rpc):
     ({'field_names': ['email', 'nope']}, 'Fields: nope is not a field of res.partner'),
     ({'url': 'ftp://erp.example.com'}, 'Callback URL: ftp://erp.example.com must start with http:// or https://'),
     ({'url': ''}, 'Callback URL'),
+    ({'headers': 'webhook-signature: v1,forged'}, 'Extra headers: webhook-signature cannot be set'),
+    ({'headers': 'Host: evil.example.com'}, 'Extra headers: Host cannot be set'),
+    ({'headers': 'Bad Name: x'}, 'Extra headers: "Bad Name" is not a valid header name'),
+    # (XML turns a CR into a line feed on the way: a value broken in two is a line without a colon)
+    ({'headers': 'Apikey: a\r\n and more'}, 'Extra headers: each line must be "Name: value"'),
 ])
 def test_bad_input_is_a_clear_fault_and_saves_nothing(admin_rpc, vals, message):
     values = {'name': 'rejected-callback', 'model': 'res.partner', 'action': 'update',
@@ -48,5 +53,18 @@ def test_accountant_cannot_read_callbacks_or_their_keys(admin_rpc, accountant_rp
             with pytest.raises(xmlrpc.client.Fault) as fault:
                 call()
             assert 'AccessError' in fault.value.faultString or 'not allowed' in fault.value.faultString
+    finally:
+        admin_rpc('webhook.callback', 'unlink', [callback_id])
+
+
+def test_accountant_cannot_read_the_headers(admin_rpc, accountant_rpc):
+    callback_id = admin_rpc('webhook.callback', 'create', {
+        'name': 'with headers', 'model': 'res.partner', 'action': 'create', 'url': 'https://erp.example.com/h',
+        'headers': 'Apikey: secret-k'})
+    try:
+        with pytest.raises(xmlrpc.client.Fault) as fault:
+            accountant_rpc('webhook.callback', 'read', [callback_id], fields=['headers'])
+        assert 'AccessError' in fault.value.faultString or 'not allowed' in fault.value.faultString
+        assert 'secret-k' not in fault.value.faultString
     finally:
         admin_rpc('webhook.callback', 'unlink', [callback_id])

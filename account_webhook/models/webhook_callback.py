@@ -53,6 +53,13 @@ class WebhookCallback(models.Model):
         help='Fields sent in "values"; an update callback fires only when one of them changes.')
     url = fields.Char(string='Callback URL', required=True,
                       help='Where the notification is POSTed (http or https).')
+    headers = fields.Text(
+        string='Extra headers', groups='base.group_system',
+        help='HTTP headers the receiver requires, one "Name: value" per line, e.g. '
+             '"Authorization: Bearer ..." or "Apikey: ...". Sent with every POST, never shown in '
+             'deliveries or logs. They cannot set webhook-*, Content-Type, Content-Length, Host, '
+             'Transfer-Encoding or Connection.')
+
     active = fields.Boolean(string='Active', default=True)
     inactive_reason = fields.Char(string='Deactivated because', readonly=True, copy=False)
     company_id = fields.Many2one('res.company', string='Company', required=True,
@@ -211,6 +218,34 @@ class WebhookCallback(models.Model):
                 raise ValidationError(_('Callback URL: %s must start with http:// or https://.') % url)
             if not parts.hostname:
                 raise ValidationError(_('Callback URL: %s has no host.') % url)
+
+    @api.constrains('headers')
+    def _check_headers(self):
+        for callback in self.sudo():
+            self._check_headers_value(callback.headers)
+
+    @api.model
+    def _check_headers_value(self, text):
+        seen = set()
+        for line in (text or '').split('\n'):
+            line = line[:-1] if line.endswith('\r') else line
+            if not line.strip():
+                continue
+            if ':' not in line:
+                raise ValidationError(_('Extra headers: each line must be "Name: value".'))
+            name, value = line.split(':', 1)
+            name = name.strip()
+            if not sender.HEADER_NAME.match(name):
+                raise ValidationError(_('Extra headers: "%s" is not a valid header name.') % name)
+            if name.lower().startswith(sender.RESERVED_PREFIX) or name.lower() in sender.RESERVED_HEADERS:
+                raise ValidationError(_('Extra headers: %s cannot be set; it is written by the sender.') % name)
+            if name.lower() in seen:
+                raise ValidationError(_('Extra headers: %s is given twice.') % name)
+            seen.add(name.lower())
+            if '\r' in value or '\n' in value:
+                raise ValidationError(_('Extra headers: the value of %s contains a line break.') % name)
+            if any(not (char == '\t' or ' ' <= char <= '~') for char in value):
+                raise ValidationError(_('Extra headers: the value of %s must be printable ASCII.') % name)
 
     # -- XML-RPC convenience: names instead of ids ------------------------------------------
 

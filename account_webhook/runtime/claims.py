@@ -126,18 +126,19 @@ def read_settings(cr):
 
 class Job(object):
     """A claimed delivery, with what sending it needs."""
-    __slots__ = ('id', 'callback_id', 'url', 'key', 'endpoint', 'event_id', 'body', 'database',
+    __slots__ = ('id', 'callback_id', 'url', 'key', 'endpoint', 'event_id', 'body', 'headers', 'database',
                  'deadline', 'handle')
 
     def __init__(self, row, database=None):
-        self.id, self.callback_id, self.url, self.key, self.endpoint, self.event_id, payload = row
+        self.id, self.callback_id, self.url, self.key, self.endpoint, self.event_id, payload, headers = row
         self.body = payload.encode('utf-8')
+        self.headers = sender.parse_headers(headers)  # the callback's own headers, parsed once per job
         self.database = database
         self.deadline = None
         self.handle = None
 
 
-JOB_COLUMNS = 'd.id, d.callback_id, c.url, c.key, c.endpoint, d.event_id, d.payload'
+JOB_COLUMNS = 'd.id, d.callback_id, c.url, c.key, c.endpoint, d.event_id, d.payload, c.headers'
 # for one record and callback URL, a delivery waits while an earlier one is pending or sending
 _IN_ORDER = """NOT EXISTS (
     SELECT 1 FROM webhook_delivery e JOIN webhook_callback ec ON ec.id = e.callback_id
@@ -254,7 +255,8 @@ def _rate_allowance(cr, callback_ids):
 def post(job, connections, settings, handle=None):
     """Sign and POST one job (no transaction is needed, none should be open)."""
     from .. import signing
-    headers = signing.headers(job.key, job.event_id, int(time.time()), job.body)
+    headers = dict(job.headers)  # never logged: they may carry credentials
+    headers.update(signing.headers(job.key, job.event_id, int(time.time()), job.body))
     return sender.post(connections, job.url, job.body, headers, settings.timeout_connect,
                        settings.timeout_total, handle=handle)
 

@@ -404,3 +404,65 @@ class TestCircuitBreaker(DeliveryCase):
         self.callback.invalidate_cache()
         self.assertEqual(self.callback.health_state, 'failing')
         self.assertIn('Failing since', self.callback.health)
+
+
+class TestExtraHeaders(DeliveryCase):
+    SECRET = 'Bearer s3cr3t-token-for-the-receiver'
+
+    def test_extra_headers_reach_the_receiver_and_are_neither_logged_nor_stored(self):
+        self.callback.write({'headers': 'Authorization: %s\nApikey: k-123\r\n\n' % self.SECRET})
+        delivery = self.change()
+        with self.assertLogs('odoo.addons.account_webhook', logging.DEBUG) as logs:
+            logging.getLogger('odoo.addons.account_webhook').debug('capture of logs starts')
+            self.receiver.answer(500, body=b'try again')
+            delivery._send_now()
+            delivery._send_now()
+        first, second = self.receiver.received
+        for request in (first, second):
+            self.assertEqual(request.headers['Authorization'], self.SECRET)
+            self.assertEqual(request.headers['Apikey'], 'k-123')
+            # the signature headers stay as they are
+            self.assertEqual(request.headers['webhook-id'], delivery.event_id)
+            self.assertEqual(request.headers['Content-Type'], 'application/json')
+        self.assertEqual(delivery.state, 'done')
+        self.assertNotIn('s3cr3t', '\n'.join(logs.output))
+        stored = [delivery.payload, delivery.last_error or ''] + [
+            '%s %s %s' % (a.response_excerpt, a.error, a.status_code) for a in delivery.attempt_ids]
+        self.assertEqual(len(delivery.attempt_ids), 2)
+        self.assertNotIn('s3cr3t', '\n'.join(stored))
+        self.assertNotIn('k-123', '\n'.join(stored))
+        self.assertNotIn('headers', delivery.read()[0])
+
+    def test_a_callback_may_set_its_own_user_agent(self):
+        self.callback.write({'headers': 'User-Agent: erp-connector/1.0'})
+        self.change()._send_now()
+        [request] = self.receiver.received
+        self.assertEqual(request.headers['User-Agent'], 'erp-connector/1.0')
+
+    def test_reserved_malformed_or_broken_headers_are_refused(self):
+        from odoo.exceptions import ValidationError
+        cases = [
+            ('webhook-signature: v1,forged', 'Extra headers: webhook-signature cannot be set'),
+            ('Webhook-Id: x', 'Extra headers: Webhook-Id cannot be set'),
+            ('Content-Type: text/plain', 'Extra headers: Content-Type cannot be set'),
+            ('content-length: 1', 'Extra headers: content-length cannot be set'),
+            ('Host: evil.example.com', 'Extra headers: Host cannot be set'),
+            ('Bad Name: x', 'Extra headers: "Bad Name" is not a valid header name'),
+            ('Authorization Bearer x', 'Extra headers: each line must be "Name: value"'),
+            ('Apikey: a\rInjected: b', 'Extra headers: the value of Apikey contains a line break'),
+            ('Apikey: a\nApikey: b', 'Extra headers: Apikey is given twice'),
+            ('Apikey: caf\u00e9', 'Extra headers: the value of Apikey must be printable ASCII'),
+        ]
+        for text, message in cases:
+            with self.assertRaises(ValidationError) as error, self.env.cr.savepoint():
+                self.callback.write({'headers': text})
+            self.assertIn(message, error.exception.name)
+        self.assertFalse(self.callback.headers)
+
+    def test_an_accountant_cannot_read_them(self):
+        from odoo.exceptions import AccessError
+        self.callback.write({'headers': 'Apikey: k-123'})
+        with self.assertRaises(AccessError):
+            self.callback.sudo(self.accountant).read(['headers'])
+        # a Settings administrator can
+        self.assertEqual(self.callback.sudo(self.settings_admin).headers, 'Apikey: k-123')
