@@ -130,3 +130,18 @@ def test_extra_headers_are_masked_when_read_and_edited(odoo_server, page, admin_
         assert page.js_errors == []
     finally:
         admin_rpc('webhook.callback', 'unlink', [callback_id])
+
+
+def test_the_filter_is_edited_with_the_domain_editor_of_the_model(odoo_server, page, admin_rpc):
+    callback_id = admin_rpc('webhook.callback', 'create', {
+        'name': 'Filtered (browser)', 'model': 'account.invoice', 'action': 'create', 'field_names': ['state'],
+        'url': 'https://erp.example.com/hooks', 'filter_domain': [['type', '=', 'out_invoice']]})
+    try:
+        open_form(page, odoo_server.url, callback_id)
+        # the domain editor knows the model from the technical name: it names the invoice's field
+        page.wait_for_selector('.o_field_widget[name=filter_domain] .o_domain_show_selection_button')
+        domain_text = page.inner_text('.o_field_widget[name=filter_domain]')
+        assert 'Type' in domain_text and 'record' in domain_text
+        assert page.js_errors == []
+    finally:
+        admin_rpc('webhook.callback', 'unlink', [callback_id])

@@ -32,6 +32,9 @@ def test_integrator_creates_a_callback_with_names_only(admin_rpc):
     ({'headers': 'Bad Name: x'}, 'Extra headers: "Bad Name" is not a valid header name'),
     # (XML turns a CR into a line feed on the way: a value broken in two is a line without a colon)
     ({'headers': 'Apikey: a\r\n and more'}, 'Extra headers: each line must be "Name: value"'),
+    ({'filter_domain': [['nope', '=', 1]]}, 'is not a valid filter for res.partner: Invalid field'),
+    ({'filter_domain': "[('is_company', '=', True"}, 'True is not a domain'),
+    ({'filter_domain': 'is_company'}, 'Filter: is_company is not a domain'),
 ])
 def test_bad_input_is_a_clear_fault_and_saves_nothing(admin_rpc, vals, message):
     values = {'name': 'rejected-callback', 'model': 'res.partner', 'action': 'update',
@@ -53,6 +56,25 @@ def test_accountant_cannot_read_callbacks_or_their_keys(admin_rpc, accountant_rp
             with pytest.raises(xmlrpc.client.Fault) as fault:
                 call()
             assert 'AccessError' in fault.value.faultString or 'not allowed' in fault.value.faultString
+    finally:
+        admin_rpc('webhook.callback', 'unlink', [callback_id])
+
+
+def test_integrator_sets_headers_and_a_filter(admin_rpc):
+    callback_id = admin_rpc('webhook.callback', 'create', {
+        'name': 'Customer invoices to ERP', 'model': 'account.invoice', 'action': 'create',
+        'field_names': ['state'], 'url': 'https://erp.example.com/hooks',
+        'headers': 'Authorization: Bearer abc\nApikey: k-1', 'filter_domain': [['type', '=', 'out_invoice']]})
+    try:
+        [callback] = admin_rpc('webhook.callback', 'read', [callback_id], fields=['headers', 'filter_domain'])
+        assert callback == {'id': callback_id, 'headers': 'Authorization: Bearer abc\nApikey: k-1',
+                            'filter_domain': "[('type', '=', 'out_invoice')]"}
+        admin_rpc('webhook.callback', 'write', [callback_id], {'filter_domain': "[('type', 'in', ['out_invoice'])]"})
+        [callback] = admin_rpc('webhook.callback', 'read', [callback_id], fields=['filter_domain'])
+        assert callback['filter_domain'] == "[('type', 'in', ['out_invoice'])]"
+        with pytest.raises(xmlrpc.client.Fault) as fault:
+            admin_rpc('webhook.callback', 'write', [callback_id], {'filter_domain': [['is_company', '=', True]]})
+        assert 'is not a valid filter for account.invoice' in fault.value.faultString
     finally:
         admin_rpc('webhook.callback', 'unlink', [callback_id])
 

@@ -1,5 +1,6 @@
 # Copyright 2026 account_webhook developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import ast
 import json
 import logging
 import re
@@ -59,7 +60,11 @@ class WebhookCallback(models.Model):
              '"Authorization: Bearer ..." or "Apikey: ...". Sent with every POST, never shown in '
              'deliveries or logs. They cannot set webhook-*, Content-Type, Content-Length, Host, '
              'Transfer-Encoding or Connection.')
-
+    filter_domain = fields.Char(
+        string='Filter', default='[]',
+        help='Only records that match it are sent: created records that match once created, '
+             'updated records that match after the change, deleted records that matched before '
+             'deletion. Literal values only.')
     active = fields.Boolean(string='Active', default=True)
     inactive_reason = fields.Char(string='Deactivated because', readonly=True, copy=False)
     company_id = fields.Many2one('res.company', string='Company', required=True,
@@ -111,7 +116,21 @@ class WebhookCallback(models.Model):
                 callback.revision, callback.create_date, callback.create_uid.name,
                 callback.write_date, callback.write_uid.name)
 
-    @api.depends('action', 'model_id', 'field_ids')
+    def _sample_record(self, records):
+        """The latest record of the callback's company that matches its filter (None if none)."""
+        domain = self._company_domain(records) + self._filter()
+        try:
+            with self.env.cr.savepoint():
+                return records.search(domain, order='id desc', limit=1)
+        except Exception:  # a filter being edited, not valid yet: the constraint reports it on save
+            return None
+
+    @api.onchange('model_id')
+    def _onchange_model_id(self):
+        """The form's filter editor (domain widget) follows the technical name of the model."""
+        self.model = self.model_id.model
+
+    @api.depends('action', 'model_id', 'field_ids', 'filter_domain')
     def _compute_sample_payload(self):
         for callback in self:
             if not callback.model_id or callback.model_id.model not in self.env.registry:
@@ -119,8 +138,7 @@ class WebhookCallback(models.Model):
                 continue
             records = self.env[callback.model_id.model]
             names = [f.name for f in callback.field_ids if f.name in records._fields]
-            record = records.search(callback._company_domain(records), order='id desc', limit=1) \
-                or records.new(records.default_get(names))
+            record = callback._sample_record(records) or records.new(records.default_get(names))
             body = payload.dumps(
                 callback.model_id.model, callback.action, record.id or None,
                 payload.record_values(record, names),
@@ -247,6 +265,38 @@ class WebhookCallback(models.Model):
             if any(not (char == '\t' or ' ' <= char <= '~') for char in value):
                 raise ValidationError(_('Extra headers: the value of %s must be printable ASCII.') % name)
 
+    @api.model
+    def _parse_filter(self, text):
+        """The filter as a domain list; raises ValueError/SyntaxError when it is not a literal list."""
+        domain = ast.literal_eval((text or '').strip() or '[]')
+        if not isinstance(domain, (list, tuple)):
+            raise ValueError('not a list')
+        return [tuple(item) if isinstance(item, list) else item for item in domain]
+
+    def _filter(self):
+        """The callback's filter as a domain (``[]`` when none or unreadable)."""
+        return self._filter_of(self.filter_domain)
+
+    @api.constrains('filter_domain', 'model_id')
+    def _check_filter_domain(self):
+        for callback in self:
+            text = callback.filter_domain or '[]'
+            try:
+                domain = self._parse_filter(text)
+            except (ValueError, SyntaxError, TypeError):
+                raise ValidationError(_('Filter: %s is not a domain (a list such as '
+                                        "[('type', '=', 'out_invoice')]).") % text) from None
+            model_name = callback.model_id.model
+            if not domain or model_name not in self.env.registry:
+                continue
+            try:
+                with self.env.cr.savepoint():
+                    self.env[model_name].sudo().with_context(active_test=False).search(domain, limit=1)
+            except Exception as error:
+                raise ValidationError(_('Filter: %s is not a valid filter for %s: %s') % (
+                    text, model_name, tools.ustr(error).strip().splitlines()[0] if tools.ustr(error).strip()
+                    else error.__class__.__name__)) from None
+
     # -- XML-RPC convenience: names instead of ids ------------------------------------------
 
     @api.model
@@ -264,6 +314,9 @@ class WebhookCallback(models.Model):
             vals['model'] = self.env['ir.model'].sudo().browse(vals['model_id']).model
         if vals.get('url'):
             vals['endpoint'] = sender.endpoint_of(vals['url'])
+        if isinstance(vals.get('filter_domain'), (list, tuple)):
+            vals['filter_domain'] = repr([tuple(item) if isinstance(item, list) else item
+                                          for item in vals['filter_domain']])
         if field_names is not None:
             model_name = vals.get('model') or current_model
             if not model_name:
@@ -292,7 +345,8 @@ class WebhookCallback(models.Model):
         vals.pop('revision', None)
         if 'key' in vals:
             self._check_key_value(vals['key'])
-        if 'model' in vals or 'field_names' in vals or 'model_id' in vals or 'url' in vals:
+        if 'model' in vals or 'field_names' in vals or 'model_id' in vals or 'url' in vals \
+                or 'filter_domain' in vals:
             models_now = set(self.mapped('model'))
             vals = self._resolve_names(vals, current_model=models_now.pop() if len(models_now) == 1 else None)
         if vals.get('active'):
@@ -321,20 +375,29 @@ class WebhookCallback(models.Model):
     @api.model
     @tools.ormcache('model_name')
     def _active_callbacks(self, model_name):
-        """Active callbacks of a model as plain tuples ``(id, action, company_id, field names)``.
+        """Active callbacks of a model as plain tuples ``(id, action, company_id, field names,
+        filter domain)`` (the domain is ``None`` without a filter).
 
         Cached per registry, cleared whenever a callback changes: a write on a model with no
         callback costs no query.
         """
         self.env.cr.execute("""
             SELECT c.id, c.action, c.company_id,
-                   COALESCE(array_agg(f.name ORDER BY f.name) FILTER (WHERE f.name IS NOT NULL), '{}')
+                   COALESCE(array_agg(f.name ORDER BY f.name) FILTER (WHERE f.name IS NOT NULL), '{}'),
+                   c.filter_domain
               FROM webhook_callback c
               LEFT JOIN webhook_callback_field_rel r ON r.callback_id = c.id
               LEFT JOIN ir_model_fields f ON f.id = r.field_id
              WHERE c.active AND c.model = %s
              GROUP BY c.id ORDER BY c.id""", (model_name,))
-        return tuple((row[0], row[1], row[2], tuple(row[3])) for row in self.env.cr.fetchall())
+        return tuple((row[0], row[1], row[2], tuple(row[3]), tuple(self.browse()._filter_of(row[4])) or None)
+                     for row in self.env.cr.fetchall())
+
+    def _filter_of(self, text):
+        try:
+            return self._parse_filter(text)
+        except (ValueError, SyntaxError, TypeError):
+            return []
 
     # -- actions ---------------------------------------------------------------------------
 

@@ -25,6 +25,10 @@ commit or rollback):
 - net effect: create then update is one ``create``; create then delete is nothing;
   update then delete is one ``delete``; a value changed and changed back is nothing.
 
+A callback's filter (a domain) is evaluated on flush, for all the flushed records at once: one
+search per callback with a filter, none for callbacks without one. Create and update events
+need the record to match after the change, delete events before the deletion.
+
 Nothing is sent from here: the rows commit or roll back with the change.
 The context key ``account_webhook_no_trigger`` or the system parameter
 ``account_webhook.capture_disabled`` switch capture off.
@@ -115,6 +119,16 @@ class WebhookMixin(models.AbstractModel):
         self.env.cr.execute('SELECT id, company_id FROM "%s" WHERE id IN %%s' % self._table, (tuple(self.ids),))
         return dict(self.env.cr.fetchall())
 
+    def _webhook_matching(self, callbacks, actions=None):
+        """``{callback id: set of ids of self that match its filter}`` for the callbacks with a filter
+        (of the given ``actions``): one search per such callback for all these records, none without."""
+        matching = {}
+        for cb in callbacks:
+            if cb[4] and self and (actions is None or cb[1] in actions):
+                matching[cb[0]] = set(self.sudo().with_context(active_test=False)._search(
+                    [('id', 'in', self.ids)] + list(cb[4]), order='id'))
+        return matching
+
     # -- snapshot, mark, flush -------------------------------------------------------------
 
     def _webhook_touch(self, tx):
@@ -172,12 +186,19 @@ class WebhookMixin(models.AbstractModel):
         timestamp = payload.utc_timestamp()
         current = records._webhook_values(fields)
         companies = records._webhook_companies()
+        created = {record_id for model_name, record_id in tx.created if model_name == records._name}
+        actions = {'create' if record_id in created else 'update' for record_id in records.ids}
+        matching = records._webhook_matching(callbacks, actions)
         for record in records:
             key = (record._name, record.id)
             created = key in tx.created
             now = current[record.id]
             for cb in callbacks:
                 if not self._webhook_sees(cb, companies.get(record.id)):
+                    continue
+                if cb[0] in matching and record.id not in matching[cb[0]]:
+                    if (cb[0], record.id) in tx.events:  # it left the filter since this transaction wrote it
+                        stale.append(tx.events.pop((cb[0], record.id)))
                     continue
                 values = payload.OrderedDict((name, now[name]) for name in cb[3])
                 if cb[1] == 'create' and created:
@@ -209,12 +230,14 @@ class WebhookMixin(models.AbstractModel):
         timestamp = payload.utc_timestamp()
         deleted = self.sudo()._webhook_values(sorted({name for cb in callbacks if cb[1] == 'delete' for name in cb[3]}))
         companies = self._webhook_companies()
+        matching = self._webhook_matching(callbacks, ('delete',))
         for record in self.sudo():
             superseded += [(cb[0], record.id) for cb in callbacks if (cb[0], record.id) in tx.events]
             if (self._name, record.id) in tx.created:
                 continue  # created and deleted in one transaction: nothing happened outside
             for cb in callbacks:
-                if cb[1] == 'delete' and self._webhook_sees(cb, companies.get(record.id)):
+                if cb[1] == 'delete' and self._webhook_sees(cb, companies.get(record.id)) \
+                        and (cb[0] not in matching or record.id in matching[cb[0]]):
                     values = payload.OrderedDict((name, deleted[record.id][name]) for name in cb[3])
                     rows.append(_outbox_row(cb, record, 'delete', values, payload.new_event_id(), timestamp))
         return rows, superseded

@@ -286,3 +286,112 @@ class TestInvoiceCapture(WebhookCase):
         self.assertEqual(self.on_update.delivery_count, 1)
         action = self.on_update.action_view_deliveries()
         self.assertEqual(self.Delivery.search(action['domain']), self.deliveries(self.on_update))
+
+
+class TestFilter(WebhookCase):
+    """A callback's filter: create and update events for records that match after the change,
+    delete events for records that matched before the deletion."""
+
+    @classmethod
+    def setUpClass(cls):
+        super(TestFilter, cls).setUpClass()
+        companies = "[('is_company', '=', True)]"
+        cls.on_create = cls.make_callback(action='create', fields=('name',), filter_domain=companies)
+        cls.on_update = cls.make_callback(action='update', fields=('email', 'is_company'), filter_domain=companies)
+        cls.on_delete = cls.make_callback(action='delete', fields=('name',), filter_domain=companies)
+        cls.unfiltered = cls.make_callback(action='update', fields=('email',))
+        Partner = cls.env['res.partner']
+        cls.company_partner = Partner.create({'name': 'ACME', 'is_company': True, 'email': 'acme@example.com'})
+        cls.person = Partner.create({'name': 'Jane', 'is_company': False, 'email': 'jane@example.com'})
+        cls.Delivery.search([]).unlink()  # fixtures are not under test
+
+    def sent_ids(self, callback):
+        return self.deliveries(callback).mapped('res_id')
+
+    def test_create_only_for_records_that_match_once_created(self):
+        Partner = self.env['res.partner']
+        company = Partner.create({'name': 'New Co', 'is_company': True})
+        person = Partner.create({'name': 'New Person'})
+        # created as a person, then made a company in the same transaction: it matches once created
+        later = Partner.create({'name': 'Becomes Co'})
+        later.write({'is_company': True})
+        self.assertEqual(self.sent_ids(self.on_create), [company.id, later.id])
+        self.assertNotIn(person.id, self.sent_ids(self.on_create))
+
+    def test_update_when_the_record_matches_after_the_change(self):
+        (self.company_partner | self.person).write({'email': 'both@example.com'})
+        self.assertEqual(self.sent_ids(self.on_update), [self.company_partner.id])
+        # the unfiltered callback sees both
+        self.assertEqual(sorted(self.sent_ids(self.unfiltered)), sorted([self.company_partner.id, self.person.id]))
+
+    def test_entering_the_filter_is_an_update_and_leaving_it_is_none(self):
+        self.person.write({'is_company': True})
+        [body] = self.payloads(self.on_update)
+        self.assertEqual((body['id'], body['changed']), (self.person.id, ['is_company']))
+        self.new_transaction()
+        self.Delivery.search([]).unlink()
+        self.company_partner.write({'is_company': False, 'email': 'left@example.com'})
+        self.assertFalse(self.deliveries(self.on_update))
+
+    def test_leaving_the_filter_later_in_the_transaction_drops_the_event(self):
+        self.company_partner.write({'email': 'first@example.com'})
+        self.assertEqual(len(self.deliveries(self.on_update)), 1)
+        self.company_partner.write({'is_company': False})
+        self.assertFalse(self.deliveries(self.on_update))
+
+    def test_delete_when_the_record_matched_before_the_deletion(self):
+        company_id, person_id = self.company_partner.id, self.person.id
+        (self.company_partner | self.person).unlink()
+        self.assertEqual(self.sent_ids(self.on_delete), [company_id])
+        self.assertNotIn(person_id, self.sent_ids(self.on_delete))
+
+    def test_one_query_per_filtered_callback_whatever_the_number_of_records(self):
+        from unittest import mock
+
+        def filter_queries(count):
+            Partner = self.env['res.partner']
+            partners = Partner.browse([Partner.create({'name': 'C%d' % i, 'is_company': True}).id
+                                       for i in range(count)])
+            self.new_transaction()
+            queries = []
+            execute = type(self.env.cr).execute
+
+            def recording(cr, query, params=None, log_exceptions=None):
+                queries.append(query)
+                return execute(cr, query, params, log_exceptions)
+            with mock.patch.object(type(self.env.cr), 'execute', recording):
+                partners.write({'email': 'n%d@example.com' % count})
+            self.assertEqual(len(self.deliveries(self.on_update).filtered(lambda d: d.res_id in partners.ids)), count)
+            return [q for q in queries if '"res_partner"."is_company"' in q]
+        small, large = filter_queries(3), filter_queries(30)
+        # one search for the update callback; the create and delete callbacks do not apply to a write
+        self.assertEqual((len(small), len(large)), (1, 1))
+
+    def test_a_line_change_on_a_filtered_invoice(self):
+        on_lines = self.make_callback(model='account.invoice', action='update', fields=('invoice_line_ids',),
+                                      filter_domain="[('type', '=', 'out_invoice')]")
+        invoice = self.make_invoice()
+        refund = self.make_invoice()
+        refund.with_context(account_webhook_no_trigger=True).write({'type': 'out_refund'})
+        self.new_transaction()
+        (invoice | refund).mapped('invoice_line_ids').write({'quantity': 5})
+        [body] = self.payloads(on_lines)
+        self.assertEqual((body['id'], body['changed']), (invoice.id, ['invoice_line_ids']))
+
+    def test_the_sample_payload_shows_a_record_that_matches(self):
+        import json
+        self.env['res.partner'].create({'name': 'Latest person', 'is_company': False})
+        self.assertEqual(json.loads(self.on_create.sample_payload)['id'],
+                         self.env['res.partner'].search([('is_company', '=', True)], order='id desc', limit=1).id)
+
+    def test_a_bad_filter_is_refused_and_nothing_is_saved(self):
+        from odoo.exceptions import ValidationError
+        for text, message in [
+                ("[('nope', '=', 1)]", "is not a valid filter for res.partner: Invalid field 'nope'"),
+                ("[('is_company', '=', True", 'is not a domain'),
+                ('42', 'is not a domain')]:
+            with self.assertRaises(ValidationError) as error, self.env.cr.savepoint():
+                self.on_update.write({'filter_domain': text})
+            self.assertIn('Filter: ', error.exception.name)
+            self.assertIn(message, error.exception.name)
+        self.assertEqual(self.on_update.filter_domain, "[('is_company', '=', True)]")
