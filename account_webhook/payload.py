@@ -6,7 +6,7 @@ The capture (``models/webhook_mixin.py``) and the callback form's sample payload
 both use it, so what the form shows is exactly what is sent:
 
 ``{"object": ..., "operation": ..., "id": ..., "values": {...}, ["changed": [...],]
-"event_id": ..., "timestamp": ...}``
+["backfill": true,] "event_id": ..., "timestamp": ...}``
 
 - many2one: the id, or ``null``
 - one2many / many2many: a list of objects: ``id`` and the related record's stored
@@ -87,10 +87,13 @@ def record_values(record, field_names):
     return OrderedDict((name, field_value(record, record._fields[name])) for name in sorted(field_names))
 
 
-def dumps(model, operation, res_id, values, event_id, timestamp, changed=None):
-    """The exact body text that is stored in the outbox and POSTed."""
+def dumps(model, operation, res_id, values, event_id, timestamp, changed=None, backfill=False):
+    """The exact body text that is stored in the outbox and POSTed (``backfill``: an existing
+    record sent by a callback's backfill, not a change)."""
     body = [('object', model), ('operation', operation), ('id', res_id), ('values', values)]
     if changed is not None:
         body.append(('changed', sorted(changed)))
+    if backfill:
+        body.append(('backfill', True))
     body += [('event_id', event_id), ('timestamp', timestamp)]
     return json.dumps(OrderedDict(body), ensure_ascii=False, separators=(', ', ': '))

@@ -1,4 +1,5 @@
 """Callback settings over XML-RPC, against a running server, as integrators use them."""
+import json
 import xmlrpc.client
 
 import pytest
@@ -90,3 +91,22 @@ def test_accountant_cannot_read_the_headers(admin_rpc, accountant_rpc):
         assert 'secret-k' not in fault.value.faultString
     finally:
         admin_rpc('webhook.callback', 'unlink', [callback_id])
+
+
+def test_integrator_backfills_the_existing_records_that_match(admin_rpc):
+    partner_ids = [admin_rpc('res.partner', 'create', {'name': 'Backfill RPC %d' % i, 'is_company': i % 2 == 0})
+                   for i in range(5)]
+    callback_id = admin_rpc('webhook.callback', 'create', {
+        'name': 'backfill over rpc', 'model': 'res.partner', 'action': 'update', 'field_names': ['name'],
+        'url': 'https://erp.example.com/h', 'active': True,
+        'filter_domain': [['name', 'like', 'Backfill RPC'], ['is_company', '=', True]]})
+    try:
+        action = admin_rpc('webhook.callback', 'action_backfill', [callback_id], batch_size=2)
+        assert action['res_model'] == 'webhook.delivery'
+        deliveries = admin_rpc('webhook.delivery', 'search_read', [['callback_id', '=', callback_id]],
+                               fields=['res_id', 'operation', 'payload'], order='id')
+        assert [d['res_id'] for d in deliveries] == partner_ids[0::2]
+        assert all(d['operation'] == 'create' and json.loads(d['payload'])['backfill'] is True for d in deliveries)
+    finally:
+        admin_rpc('webhook.callback', 'unlink', [callback_id])
+        admin_rpc('res.partner', 'unlink', partner_ids)

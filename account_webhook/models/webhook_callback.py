@@ -4,17 +4,19 @@ import ast
 import json
 import logging
 import re
+import threading
 from random import SystemRandom
 from urllib.parse import urlsplit
 
 from odoo import _, api, fields, models, tools
-from odoo.exceptions import ValidationError
+from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import OrderedSet
 
 from .. import payload, sender
 
 _logger = logging.getLogger(__name__)
 
+BACKFILL_BATCH = 500  # records per backfill transaction
 KEY_LENGTH = 40
 KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 KEY_PATTERN = re.compile(r'^[A-Za-z0-9]{%d}$' % KEY_LENGTH)
@@ -465,6 +467,56 @@ class WebhookCallback(models.Model):
             callback._deactivate(_('Every delivery has failed since %s UTC (%s days in a row).') % (since, days))
             failing |= callback
         return failing
+
+    @api.multi
+    def action_backfill(self, batch_size=BACKFILL_BATCH):
+        """Queue one ``create`` event (with ``"backfill": true``) per existing record of the model
+        that the callback sees (its company) and that matches its filter, archived ones included.
+
+        Written in batches of ``batch_size`` records in the order of their ids, each batch its own
+        transaction (committed, except under tests: see webhook.delivery._cron_housekeeping), with
+        only one batch of records in memory. Per-record order and rate limits are the dispatcher's.
+        Returns the deliveries of the callback (one callback) or True.
+        """
+        commit = not getattr(threading.current_thread(), 'testing', False)
+        for callback in self:
+            if not callback.active:
+                raise UserError(_('Backfill: the callback %s is archived.') % callback.name)
+            if callback.model not in self.env.registry:
+                raise self._unsupported_model(callback.model)
+        for callback in self:
+            count = callback._backfill(batch_size, commit)
+            _logger.info('Callback %s: backfill queued %s events', callback.id, count)
+        if len(self) == 1:
+            return self.action_view_deliveries()
+        return True
+
+    def _backfill(self, batch_size, commit):
+        callback_id, model_name = self.id, self.model
+        names = sorted(self.field_ids.mapped('name'))
+        records = self.env[model_name].sudo().with_context(active_test=False)
+        domain = self._company_domain(records) + self._filter()
+        if commit:
+            self.env.cr.commit()
+        count, last_id = 0, 0
+        while True:
+            ids = records._search([('id', '>', last_id)] + domain, order='id', limit=batch_size)
+            if not ids:
+                return count
+            timestamp = payload.utc_timestamp()
+            values = records.browse(ids)._webhook_values(names)
+            rows = []
+            for record_id in ids:
+                event_id = payload.new_event_id()
+                body = payload.OrderedDict((name, values[record_id][name]) for name in names)
+                rows.append((callback_id, event_id, model_name, record_id, 'create', payload.dumps(
+                    model_name, 'create', record_id, body, event_id, timestamp, backfill=True)))
+            self.env['webhook.delivery']._enqueue(rows)
+            count += len(rows)
+            last_id = ids[-1]
+            if commit:
+                self.env.cr.commit()
+            records.invalidate_cache()  # only one batch of records in memory
 
     @api.multi
     def action_view_deliveries(self):

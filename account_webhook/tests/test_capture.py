@@ -395,3 +395,59 @@ class TestFilter(WebhookCase):
             self.assertIn('Filter: ', error.exception.name)
             self.assertIn(message, error.exception.name)
         self.assertEqual(self.on_update.filter_domain, "[('is_company', '=', True)]")
+
+
+class TestBackfill(WebhookCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super(TestBackfill, cls).setUpClass()
+        Partner = cls.env['res.partner']
+        cls.Delivery.search([]).unlink()
+        cls.companies = Partner.browse([
+            Partner.create({'name': 'Backfill Co %d' % i, 'is_company': True, 'email': 'co%d@example.com' % i}).id
+            for i in range(5)])
+        cls.archived = Partner.create({'name': 'Backfill Archived Co', 'is_company': True, 'active': False})
+        cls.person = Partner.create({'name': 'Backfill Person', 'is_company': False})
+        cls.theirs = Partner.create({'name': 'Backfill Their Co', 'is_company': True,
+                                     'company_id': cls.other_company.id})
+        cls.callback = cls.make_callback(action='update', fields=('email', 'name'),
+                                         filter_domain="[('is_company', '=', True), ('name', 'like', 'Backfill')]")
+
+    def test_one_create_event_per_matching_record_marked_backfill(self):
+        action = self.callback.action_backfill(batch_size=2)
+        self.assertEqual((action['res_model'], action['domain']),
+                         ('webhook.delivery', [('callback_id', '=', self.callback.id)]))
+        deliveries = self.deliveries(self.callback)
+        expected = (self.companies | self.archived).ids
+        # in the order of the records, batch after batch, nothing of the other company nor outside the filter
+        self.assertEqual(deliveries.mapped('res_id'), sorted(expected))
+        self.assertEqual(set(deliveries.mapped('operation')), {'create'})
+        self.assertEqual(set(deliveries.mapped('state')), {'pending'})
+        bodies = self.payloads(self.callback)
+        self.assertEqual(list(bodies[0]), ['object', 'operation', 'id', 'values', 'backfill', 'event_id', 'timestamp'])
+        first = self.companies[0]
+        self.assertEqual(bodies[0], dict(bodies[0], operation='create', id=first.id, backfill=True,
+                                         values={'email': first.email, 'name': first.name}))
+        self.assertEqual(len({body['event_id'] for body in bodies}), len(bodies))
+
+    def test_batches_read_only_a_batch_of_records_at_a_time(self):
+        from unittest import mock
+        from odoo.addons.account_webhook.models.webhook_mixin import WebhookMixin
+        batches = []
+        original = WebhookMixin._webhook_values
+
+        def recording(records, names):
+            batches.append(len(records))
+            return original(records, names)
+        with mock.patch.object(WebhookMixin, '_webhook_values', recording):
+            self.callback.action_backfill(batch_size=2)
+        self.assertEqual(batches, [2, 2, 2])
+        self.assertEqual(len(self.deliveries(self.callback)), 6)
+
+    def test_an_archived_callback_is_not_backfilled(self):
+        from odoo.exceptions import UserError
+        self.callback.write({'active': False})
+        with self.assertRaises(UserError):
+            self.callback.action_backfill()
+        self.assertFalse(self.deliveries(self.callback))
