@@ -93,16 +93,36 @@ def test_accountant_cannot_read_the_headers(admin_rpc, accountant_rpc):
         admin_rpc('webhook.callback', 'unlink', [callback_id])
 
 
-def test_integrator_backfills_the_existing_records_that_match(admin_rpc):
+def run_backfill_cron(odoo_db):
+    """The backfill cron, as a cron worker runs it (this test server runs no cron): in this process,
+    on a cursor of its own whose batches are committed."""
+    import odoo
+    with odoo.api.Environment.manage(), odoo.registry(odoo_db).cursor() as cr:
+        return odoo.api.Environment(cr, odoo.SUPERUSER_ID, {})['webhook.callback']._cron_backfill()
+
+
+def test_integrator_backfills_the_existing_records_that_match(admin_rpc, odoo_db):
     partner_ids = [admin_rpc('res.partner', 'create', {'name': 'Backfill RPC %d' % i, 'is_company': i % 2 == 0})
                    for i in range(5)]
     callback_id = admin_rpc('webhook.callback', 'create', {
         'name': 'backfill over rpc', 'model': 'res.partner', 'action': 'update', 'field_names': ['name'],
         'url': 'https://erp.example.com/h', 'active': True,
         'filter_domain': [['name', 'like', 'Backfill RPC'], ['is_company', '=', True]]})
+    progress = ['backfill_state', 'backfill_total', 'backfill_count', 'backfill_progress', 'backfill_done_at']
     try:
-        action = admin_rpc('webhook.callback', 'action_backfill', [callback_id], batch_size=2)
-        assert action['res_model'] == 'webhook.delivery'
+        # asked: returns at once, the cron does the work; the progress is on the callback
+        assert admin_rpc('webhook.callback', 'action_backfill', [callback_id], batch_size=2) is True
+        [callback] = admin_rpc('webhook.callback', 'read', [callback_id], fields=progress)
+        assert (callback['backfill_state'], callback['backfill_total'], callback['backfill_count'],
+                callback['backfill_progress']) == ('running', 3, 0, 'Backfill: 0 of 3 records queued')
+        with pytest.raises(xmlrpc.client.Fault) as fault:  # asked again while it runs: refused
+            admin_rpc('webhook.callback', 'action_backfill', [callback_id])
+        assert 'is already sending its existing records' in fault.value.faultString
+        assert run_backfill_cron(odoo_db) >= 3
+        [callback] = admin_rpc('webhook.callback', 'read', [callback_id], fields=progress)
+        assert (callback['backfill_state'], callback['backfill_count']) == ('done', 3)
+        assert callback['backfill_progress'] == \
+            'Backfill done: 3 records queued on %s UTC' % callback['backfill_done_at']
         deliveries = admin_rpc('webhook.delivery', 'search_read', [['callback_id', '=', callback_id]],
                                fields=['res_id', 'operation', 'payload'], order='id')
         assert [d['res_id'] for d in deliveries] == partner_ids[0::2]

@@ -5,18 +5,24 @@ import json
 import logging
 import re
 import threading
+import time
 from random import SystemRandom
 from urllib.parse import urlsplit
 
+import psycopg2
+from psycopg2 import errorcodes
+
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools.misc import OrderedSet
+from odoo.tools.misc import OrderedSet, formatLang
 
 from .. import payload, sender
 
 _logger = logging.getLogger(__name__)
 
 BACKFILL_BATCH = 500  # records per backfill transaction
+BACKFILL_SECONDS = 30  # per run of the backfill cron; what is left waits for its next run
+GIVE_WAY = (errorcodes.LOCK_NOT_AVAILABLE, errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED)
 KEY_LENGTH = 40
 KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 KEY_PATTERN = re.compile(r'^[A-Za-z0-9]{%d}$' % KEY_LENGTH)
@@ -92,6 +98,17 @@ class WebhookCallback(models.Model):
         string='Sample payload structure', compute='_compute_sample_payload',
         help='Exactly what this callback sends, shown for the latest record of the model.')
     delivery_ids = fields.One2many('webhook.delivery', 'callback_id', string='Deliveries')
+    # backfill (action_backfill asks, the cron _cron_backfill does it): written in SQL, not by
+    # write(), which would count a revision and clear the capture's caches of every worker
+    backfill_state = fields.Selection([('running', 'In progress'), ('done', 'Done')],
+                                      string='Backfill', readonly=True, copy=False)
+    backfill_total = fields.Integer(string='Backfill: records to send', readonly=True, copy=False)
+    backfill_count = fields.Integer(string='Backfill: records queued', readonly=True, copy=False)
+    backfill_last_id = fields.Integer(string='Backfill: queued up to record ID', readonly=True, copy=False)
+    backfill_max_id = fields.Integer(string='Backfill: last record ID when asked', readonly=True, copy=False)
+    backfill_batch_size = fields.Integer(string='Backfill: records per batch', readonly=True, copy=False)
+    backfill_done_at = fields.Datetime(string='Backfill done at', readonly=True, copy=False)
+    backfill_progress = fields.Char(string='Backfill progress', compute='_compute_backfill_progress')
     delivery_count = fields.Integer(string='Related records', compute='_compute_delivery_count')
 
     _sql_constraints = [
@@ -174,6 +191,19 @@ class WebhookCallback(models.Model):
             else:
                 callback.health_state = 'healthy'
                 callback.health = _('Healthy')
+
+    @api.depends('backfill_state', 'backfill_total', 'backfill_count', 'backfill_done_at')
+    def _compute_backfill_progress(self):
+        for callback in self:
+            count = formatLang(self.env, callback.backfill_count, digits=0)
+            if callback.backfill_state == 'running':
+                callback.backfill_progress = _('Backfill: %s of %s records queued') % (
+                    count, formatLang(self.env, max(callback.backfill_total, callback.backfill_count), digits=0))
+            elif callback.backfill_state == 'done':
+                callback.backfill_progress = _('Backfill done: %s records queued on %s UTC') % (
+                    count, callback.backfill_done_at)
+            else:
+                callback.backfill_progress = False
 
     def _compute_delivery_count(self):
         """One count per callback in SQL (an index-only scan of the callback_id index), with the
@@ -470,53 +500,150 @@ class WebhookCallback(models.Model):
 
     @api.multi
     def action_backfill(self, batch_size=BACKFILL_BATCH):
-        """Queue one ``create`` event (with ``"backfill": true``) per existing record of the model
-        that the callback sees (its company) and that matches its filter, archived ones included.
+        """Ask for one ``create`` event (with ``"backfill": true``) per record of the model that
+        exists now, that the callback sees (its company) and that matches its filter, archived
+        ones included; returns at once (True).
 
-        Written in batches of ``batch_size`` records in the order of their ids, each batch its own
-        transaction (committed, except under tests: see webhook.delivery._cron_housekeeping), with
-        only one batch of records in memory. Per-record order and rate limits are the dispatcher's.
-        Returns the deliveries of the callback (one callback) or True.
+        Records the request on the callback (state, total, where to continue from) and wakes the
+        backfill cron (_cron_backfill), which writes the events in batches of ``batch_size``
+        records in the order of their ids. Refused for an archived callback and while a backfill
+        of the callback is in progress (asking again once it is done sends everything again).
         """
-        commit = not getattr(threading.current_thread(), 'testing', False)
+        self.check_access_rights('write')
+        self.check_access_rule('write')
+        batch_size = int(batch_size)
+        if batch_size < 1:
+            raise UserError(_('Backfill: the batch size must be at least 1.'))
         for callback in self:
             if not callback.active:
                 raise UserError(_('Backfill: the callback %s is archived.') % callback.name)
             if callback.model not in self.env.registry:
                 raise self._unsupported_model(callback.model)
+            if callback.backfill_state == 'running':
+                raise UserError(_('Backfill: the callback %s is already sending its existing records (%s). '
+                                  'Wait until it is done.') % (callback.name, callback.backfill_progress))
+        cr = self.env.cr
         for callback in self:
-            count = callback._backfill(batch_size, commit)
-            _logger.info('Callback %s: backfill queued %s events', callback.id, count)
-        if len(self) == 1:
-            return self.action_view_deliveries()
+            records = callback._backfill_records()
+            cr.execute('SELECT max(id) FROM "%s"' % records._table)
+            max_id = cr.fetchone()[0] or 0
+            total = records.search_count(callback._backfill_domain(records) + [('id', '<=', max_id)])
+            cr.execute("""UPDATE webhook_callback
+                             SET backfill_state = 'running', backfill_total = %s, backfill_count = 0,
+                                 backfill_last_id = 0, backfill_max_id = %s, backfill_batch_size = %s,
+                                 backfill_done_at = NULL
+                           WHERE id = %s""", (total, max_id, batch_size, callback.id))
+            _logger.info('Callback %s: backfill of %s records asked', callback.id, total)
+        self.invalidate_cache(ids=self.ids)
+        self._wake_backfill_cron()
         return True
 
-    def _backfill(self, batch_size, commit):
-        callback_id, model_name = self.id, self.model
-        names = sorted(self.field_ids.mapped('name'))
-        records = self.env[model_name].sudo().with_context(active_test=False)
-        domain = self._company_domain(records) + self._filter()
+    def _wake_backfill_cron(self):
+        """The backfill cron's next call: now, unless it runs right now (then its next minute)."""
+        cron = self.env.ref('account_webhook.ir_cron_webhook_backfill', raise_if_not_found=False)
+        if not cron:
+            return
+        try:
+            with self.env.cr.savepoint():
+                self.env.cr.execute("""UPDATE ir_cron SET nextcall = now() at time zone 'UTC'
+                                        WHERE id IN (SELECT id FROM ir_cron WHERE id = %s AND active
+                                                      FOR UPDATE SKIP LOCKED)""", (cron.id,), log_exceptions=False)
+        except psycopg2.Error as error:
+            _logger.info('Backfill cron not woken (%s): it runs within a minute', error.pgcode)
+        cron.invalidate_cache(ids=cron.ids)
+
+    def _backfill_records(self):
+        return self.env[self.model].sudo().with_context(active_test=False)
+
+    def _backfill_domain(self, records):
+        return self._company_domain(records) + self._filter()
+
+    @api.model
+    def _cron_backfill(self, max_seconds=BACKFILL_SECONDS):
+        """The backfill cron (every minute): the batches of the backfills in progress, each batch
+        its own transaction (committed, except in tests, as webhook.delivery._cron_housekeeping),
+        for at most ``max_seconds``; what is left goes on at the next call. Returns how many
+        records it queued."""
+        commit = not getattr(threading.current_thread(), 'testing', False)
+        return self._run_backfills(max_seconds, commit)
+
+    @api.model
+    def _run_backfills(self, max_seconds=BACKFILL_SECONDS, commit=False):
+        started = time.monotonic()
+        callbacks = self.sudo().search([('backfill_state', '=', 'running')], order='id')
         if commit:
             self.env.cr.commit()
-        count, last_id = 0, 0
-        while True:
-            ids = records._search([('id', '>', last_id)] + domain, order='id', limit=batch_size)
+        queued, last = 0, 0.0
+        for callback in callbacks:
+            while time.monotonic() - started + last <= max_seconds:
+                step = time.monotonic()
+                try:
+                    count = callback._backfill_batch(commit)
+                except psycopg2.Error as error:
+                    if not commit or error.pgcode not in GIVE_WAY:
+                        raise
+                    self.env.cr.rollback()
+                    _logger.info('Callback %s: backfill gave way (%s); next time', callback.id, error.pgcode)
+                    break
+                last = time.monotonic() - step
+                if count is None:
+                    break
+                queued += count
+        return queued
+
+    def _backfill_batch(self, commit):
+        """One batch of this callback's backfill: the next ``backfill_batch_size`` records after
+        ``backfill_last_id`` (up to ``backfill_max_id``) queued, progress written; the backfill is
+        done when none is left. Returns how many were queued, None when there is nothing to do
+        (done, or another runner holds the callback). Only one batch of records in memory."""
+        cr = self.env.cr
+        records = None
+        try:
+            cr.execute("""SELECT backfill_last_id, backfill_max_id, backfill_batch_size FROM webhook_callback
+                           WHERE id = %s AND active AND backfill_state = 'running'
+                             FOR NO KEY UPDATE SKIP LOCKED""", (self.id,))
+            row = cr.fetchone()
+            if not row:
+                return None
+            last_id, max_id, batch_size = row
+            records = self._backfill_records()
+            self.invalidate_cache(ids=self.ids)
+            callback_id, model_name = self.id, self.model
+            names = sorted(self.field_ids.mapped('name'))
+            domain = [('id', '>', last_id), ('id', '<=', max_id)] + self._backfill_domain(records)
+            batch_size = batch_size or BACKFILL_BATCH
+            ids = records._search(domain, order='id', limit=batch_size)
             if not ids:
-                return count
-            timestamp = payload.utc_timestamp()
-            values = records.browse(ids)._webhook_values(names)
-            rows = []
-            for record_id in ids:
-                event_id = payload.new_event_id()
-                body = payload.OrderedDict((name, values[record_id][name]) for name in names)
-                rows.append((callback_id, event_id, model_name, record_id, 'create', payload.dumps(
-                    model_name, 'create', record_id, body, event_id, timestamp, backfill=True)))
-            self.env['webhook.delivery']._enqueue(rows)
-            count += len(rows)
-            last_id = ids[-1]
+                cr.execute("""UPDATE webhook_callback SET backfill_state = 'done',
+                                     backfill_done_at = now() at time zone 'UTC' WHERE id = %s""", (self.id,))
+                _logger.info('Callback %s: backfill done', self.id)
+            else:
+                timestamp = payload.utc_timestamp()
+                values = records.browse(ids)._webhook_values(names)
+                rows = []
+                for record_id in ids:
+                    event_id = payload.new_event_id()
+                    body = payload.OrderedDict((name, values[record_id][name]) for name in names)
+                    rows.append((callback_id, event_id, model_name, record_id, 'create', payload.dumps(
+                        model_name, 'create', record_id, body, event_id, timestamp, backfill=True)))
+                self.env['webhook.delivery']._enqueue(rows)
+                # a short batch is the last one: done at once, without one more transaction
+                cr.execute("""UPDATE webhook_callback SET backfill_count = backfill_count + %s, backfill_last_id = %s,
+                                     backfill_state = CASE WHEN %s THEN 'done' ELSE backfill_state END,
+                                     backfill_done_at = CASE WHEN %s THEN now() at time zone 'UTC' END
+                               WHERE id = %s""", (len(rows), ids[-1], len(ids) < batch_size,
+                                                  len(ids) < batch_size, self.id))
             if commit:
-                self.env.cr.commit()
-            records.invalidate_cache()  # only one batch of records in memory
+                cr.commit()
+        except Exception:
+            if commit:
+                cr.rollback()
+            raise
+        finally:
+            self.invalidate_cache(ids=self.ids)
+            if records is not None:
+                records.invalidate_cache()  # only one batch of records in memory
+        return len(ids) if ids else None
 
     @api.multi
     def action_view_deliveries(self):

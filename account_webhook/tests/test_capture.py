@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import re
 
+from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tools import mute_logger
 
@@ -414,10 +415,19 @@ class TestBackfill(WebhookCase):
         cls.callback = cls.make_callback(action='update', fields=('email', 'name'),
                                          filter_domain="[('is_company', '=', True), ('name', 'like', 'Backfill')]")
 
+    def backfill(self, **kw):
+        """Ask for the backfill, as the button does, then run the cron as it would run."""
+        self.assertIs(self.callback.action_backfill(**kw), True)
+        return self.Callback._cron_backfill()
+
     def test_one_create_event_per_matching_record_marked_backfill(self):
-        action = self.callback.action_backfill(batch_size=2)
-        self.assertEqual((action['res_model'], action['domain']),
-                         ('webhook.delivery', [('callback_id', '=', self.callback.id)]))
+        self.assertIs(self.callback.action_backfill(batch_size=2), True)
+        # asked, not done: the administrator's request only counts and records it
+        self.assertFalse(self.deliveries(self.callback))
+        self.assertEqual((self.callback.backfill_state, self.callback.backfill_total, self.callback.backfill_count),
+                         ('running', 6, 0))
+        self.assertEqual(self.callback.backfill_progress, 'Backfill: 0 of 6 records queued')
+        self.assertEqual(self.Callback._cron_backfill(), 6)
         deliveries = self.deliveries(self.callback)
         expected = (self.companies | self.archived).ids
         # in the order of the records, batch after batch, nothing of the other company nor outside the filter
@@ -430,6 +440,10 @@ class TestBackfill(WebhookCase):
         self.assertEqual(bodies[0], dict(bodies[0], operation='create', id=first.id, backfill=True,
                                          values={'email': first.email, 'name': first.name}))
         self.assertEqual(len({body['event_id'] for body in bodies}), len(bodies))
+        self.assertEqual((self.callback.backfill_state, self.callback.backfill_count), ('done', 6))
+        self.assertEqual(self.callback.backfill_progress,
+                         'Backfill done: 6 records queued on %s UTC' % self.callback.backfill_done_at)
+        self.assertEqual(self.Callback._cron_backfill(), 0, 'nothing left to do')
 
     def test_batches_read_only_a_batch_of_records_at_a_time(self):
         from unittest import mock
@@ -441,13 +455,91 @@ class TestBackfill(WebhookCase):
             batches.append(len(records))
             return original(records, names)
         with mock.patch.object(WebhookMixin, '_webhook_values', recording):
-            self.callback.action_backfill(batch_size=2)
+            self.backfill(batch_size=2)
         self.assertEqual(batches, [2, 2, 2])
         self.assertEqual(len(self.deliveries(self.callback)), 6)
 
+    def test_asking_wakes_the_cron_and_records_created_afterwards_are_not_backfilled(self):
+        cron = self.env.ref('account_webhook.ir_cron_webhook_backfill')
+        cron.write({'nextcall': '2999-01-01 00:00:00'})
+        self.callback.action_backfill()
+        cron.invalidate_cache()
+        self.assertLessEqual(cron.nextcall, fields.Datetime.now())
+        later = self.env['res.partner'].create({'name': 'Backfill Later Co', 'is_company': True})
+        self.Callback._cron_backfill()
+        self.assertNotIn(later.id, self.deliveries(self.callback).mapped('res_id'))
+        self.assertEqual(self.callback.backfill_count, 6)
+
+    def test_asking_again_while_it_runs_is_refused_and_once_done_sends_again(self):
+        self.callback.action_backfill()
+        with self.assertRaisesRegex(UserError, 'already sending its existing records .Backfill: 0 of 6'):
+            self.callback.action_backfill()
+        self.Callback._cron_backfill()
+        self.backfill()
+        self.assertEqual(len(self.deliveries(self.callback)), 12)
+
+    def test_the_cron_stops_at_its_time_budget_and_goes_on_at_the_next_call(self):
+        self.callback.action_backfill(batch_size=2)
+        self.assertEqual(self.Callback._run_backfills(max_seconds=0), 0)
+        self.assertEqual((self.callback.backfill_state, self.callback.backfill_count), ('running', 0))
+        self.assertEqual(self.Callback._cron_backfill(), 6)
+
     def test_an_archived_callback_is_not_backfilled(self):
-        from odoo.exceptions import UserError
         self.callback.write({'active': False})
         with self.assertRaises(UserError):
             self.callback.action_backfill()
         self.assertFalse(self.deliveries(self.callback))
+        self.assertFalse(self.callback.backfill_state)
+
+    def test_the_cron_waits_while_the_callback_is_archived(self):
+        self.callback.action_backfill()
+        self.callback.write({'active': False})
+        self.assertEqual(self.Callback._cron_backfill(), 0)
+        self.callback.write({'active': True})
+        self.assertEqual(self.Callback._cron_backfill(), 6)
+
+
+class TestBackfillThousands(WebhookCase):
+    """2,000 contacts backfilled in batches of 300: each queued once, in id order, one batch in memory."""
+
+    @classmethod
+    def setUpClass(cls):
+        super(TestBackfillThousands, cls).setUpClass()
+        cls.env.cr.execute("""
+            INSERT INTO res_partner (name, display_name, active, is_company, type, invoice_warn, customer,
+                                     supplier, employee, create_uid, write_uid, create_date, write_date)
+            SELECT 'Bulk backfill ' || n, 'Bulk backfill ' || n, true, false, 'contact', 'no-message', true,
+                   false, false, 1, 1, now() at time zone 'UTC', now() at time zone 'UTC'
+              FROM generate_series(1, 2000) n RETURNING id""")
+        cls.partner_ids = sorted(row[0] for row in cls.env.cr.fetchall())
+        cls.callback = cls.make_callback(action='create', fields=('name',),
+                                         filter_domain="[('name', '=like', 'Bulk backfill %')]")
+
+    def test_2000_contacts_in_batches_of_300(self):
+        from unittest import mock
+        from odoo.addons.account_webhook.models.webhook_mixin import WebhookMixin
+        batches, seen = [], set()
+        original = WebhookMixin._webhook_values
+
+        def recording(records, names):
+            batches.append(len(records))
+            # no contact of an earlier batch is still in memory when the next one is read
+            cached = records.env.cache.get_records(records, records._fields['name'])
+            self.assertFalse(set(cached.ids) & seen)
+            seen.update(records.ids)
+            return original(records, names)
+        self.callback.action_backfill(batch_size=300)
+        self.assertEqual((self.callback.backfill_total, self.callback.backfill_count), (2000, 0))
+        progress = []
+        with mock.patch.object(WebhookMixin, '_webhook_values', recording):
+            while True:
+                queued = self.callback._backfill_batch(commit=False)
+                if queued is None:
+                    break
+                progress.append((queued, self.callback.backfill_count, self.callback.backfill_state))
+        self.assertEqual(batches, [300] * 6 + [200])
+        self.assertEqual(progress, [(300, 300 * (i + 1), 'running') for i in range(6)] + [(200, 2000, 'done')])
+        self.assertEqual(self.callback.backfill_progress,
+                         'Backfill done: 2,000 records queued on %s UTC' % self.callback.backfill_done_at)
+        deliveries = self.deliveries(self.callback)
+        self.assertEqual(deliveries.mapped('res_id'), self.partner_ids)  # each once, in id order
