@@ -575,15 +575,19 @@ class WebhookCallback(models.Model):
             self.env.cr.commit()
         queued, last = 0, 0.0
         for callback in callbacks:
+            if callback.model not in self.env.registry:
+                continue  # its model's module was uninstalled: nothing to read
             while time.monotonic() - started + last <= max_seconds:
                 step = time.monotonic()
                 try:
                     count = callback._backfill_batch(commit)
-                except psycopg2.Error as error:
-                    if not commit or error.pgcode not in GIVE_WAY:
+                except Exception as error:  # rolled back by _backfill_batch
+                    if not commit:
                         raise
-                    self.env.cr.rollback()
-                    _logger.info('Callback %s: backfill gave way (%s); next time', callback.id, error.pgcode)
+                    if isinstance(error, psycopg2.Error) and error.pgcode in GIVE_WAY:
+                        _logger.info('Callback %s: backfill gave way (%s); next time', callback.id, error.pgcode)
+                    else:  # the other backfills go on; this one is tried again at the next call
+                        _logger.exception('Callback %s: backfill batch failed; tried again next time', callback.id)
                     break
                 last = time.monotonic() - step
                 if count is None:
