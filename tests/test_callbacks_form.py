@@ -145,3 +145,26 @@ def test_the_filter_is_edited_with_the_domain_editor_of_the_model(odoo_server, p
         assert page.js_errors == []
     finally:
         admin_rpc('webhook.callback', 'unlink', [callback_id])
+
+
+BACKFILL_BUTTON = '.o_statusbar_buttons button:visible:has-text("Send existing records")'
+
+
+def test_the_backfill_returns_at_once_and_its_progress_shows_on_the_form(odoo_server, page, admin_rpc):
+    partner_id = admin_rpc('res.partner', 'create', {'name': 'Backfill browser partner'})
+    callback_id = admin_rpc('webhook.callback', 'create', {
+        'name': 'Backfill (browser)', 'model': 'res.partner', 'action': 'create', 'field_names': ['name'],
+        'url': 'https://erp.example.com/hooks', 'filter_domain': [['id', '=', partner_id]]})
+    try:
+        open_form(page, odoo_server.url, callback_id)
+        assert page.locator('.o_form_view .alert-info:visible').count() == 0  # never asked: no line
+        page.click(BACKFILL_BUTTON)
+        page.locator('.modal-footer .btn-primary').click()  # Odoo's confirm dialog
+        # the request only records it (this test server runs no cron): the form shows where it is
+        page.wait_for_selector('.o_field_widget[name=backfill_progress]:visible')
+        assert page.inner_text('.o_field_widget[name=backfill_progress]') == 'Backfill: 0 of 1 records queued'
+        assert page.locator(BACKFILL_BUTTON).count() == 0  # not twice at once
+        assert page.js_errors == []
+    finally:
+        admin_rpc('webhook.callback', 'unlink', [callback_id])
+        admin_rpc('res.partner', 'unlink', [partner_id])

@@ -511,6 +511,8 @@ class WebhookCallback(models.Model):
         """
         self.check_access_rights('write')
         self.check_access_rule('write')
+        if isinstance(batch_size, dict):  # the form's button (call_button) passes its context here
+            batch_size = BACKFILL_BATCH
         batch_size = int(batch_size)
         if batch_size < 1:
             raise UserError(_('Backfill: the batch size must be at least 1.'))
