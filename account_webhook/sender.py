@@ -19,10 +19,10 @@ import datetime
 import email.utils
 import http.client
 import ipaddress
+import re
 import socket
 import ssl
 import threading
-import re
 import time
 from urllib.parse import urlsplit
 
