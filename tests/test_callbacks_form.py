@@ -168,3 +168,13 @@ def test_the_backfill_returns_at_once_and_its_progress_shows_on_the_form(odoo_se
     finally:
         admin_rpc('webhook.callback', 'unlink', [callback_id])
         admin_rpc('res.partner', 'unlink', [partner_id])
+
+
+def test_a_reserved_header_in_the_form_is_refused_and_nothing_saved(odoo_server, page, admin_rpc):
+    new_callback(page, odoo_server.url, 'Bad header (browser)', 'Create', 'Contact')
+    page.fill('.o_field_widget[name=url]', 'https://erp.example.com/hooks')
+    page.fill('textarea.o_field_widget[name=headers]', 'Authorization: Bearer x\nHost: evil.example.com')
+    page.click('.o_form_button_save')
+    dialog = page.wait_for_selector('.modal-dialog:has-text("Host")', timeout=15000)
+    assert 'Host' in dialog.inner_text()
+    assert admin_rpc('webhook.callback', 'search_count', [['name', '=', 'Bad header (browser)']]) == 0
