@@ -1,15 +1,34 @@
 # Copyright 2026 account_webhook developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-from odoo.tests.common import SavepointCase
+from odoo.tests.common import SavepointCase, at_install, post_install
 
 
+@at_install(False)
+@post_install(True)
 class WebhookCase(SavepointCase):
     """Fixtures built here, not taken from demo data: users of each kind, a second company,
-    and helpers to make callbacks, contacts and invoices."""
+    the accounts and journals an invoice needs, and helpers to make callbacks, contacts and
+    invoices.
+
+    Post-install: under Odoo's own runner (``--test-enable``) the tests run once the install
+    or update transaction has committed, never beside it (their cursor would wait for the
+    rows it holds, and would not see the addon as installed nor its translations); under
+    pytest-odoo the decorators change nothing. Subclasses build their fixtures in
+    ``setUpFixtures``: should one fail, the class's cursor is rolled back and closed at once
+    (unittest does not call ``tearDownClass`` after a failed ``setUpClass``), so the rows it
+    wrote hold up no other test class."""
 
     @classmethod
     def setUpClass(cls):
         super(WebhookCase, cls).setUpClass()
+        try:
+            cls.setUpFixtures()
+        except BaseException:
+            super(WebhookCase, cls).tearDownClass()
+            raise
+
+    @classmethod
+    def setUpFixtures(cls):
         cls.Callback = cls.env['webhook.callback']
         cls.Delivery = cls.env['webhook.delivery']
         # whatever other test suites committed to this database is not part of these tests
@@ -31,6 +50,33 @@ class WebhookCase(SavepointCase):
         cls.portal_user = Users.create({
             'name': 'Portal', 'login': 'webhook_portal',
             'groups_id': [(6, 0, [cls.env.ref('base.group_portal').id])]})
+        cls.setUpAccounting()
+
+    @classmethod
+    def setUpAccounting(cls):
+        """The receivable and income accounts, the sale and bank journals of the main company:
+        the chart of accounts' when the database has one, else made here (a database where
+        ``account`` is installed without a chart, as on a fresh database at the addon's
+        install)."""
+        env, company = cls.env, cls.company
+        Account, Journal = env['account.account'], env['account.journal']
+
+        def account(kind, code, name, reconcile=False):
+            found = Account.search([('user_type_id', '=', env.ref(kind).id), ('company_id', '=', company.id)],
+                                   limit=1)
+            return found or Account.create({'code': code, 'name': name, 'user_type_id': env.ref(kind).id,
+                                            'reconcile': reconcile, 'company_id': company.id})
+
+        cls.receivable = account('account.data_account_type_receivable', 'WHR1', 'Receivable (test)', True)
+        cls.income = account('account.data_account_type_revenue', 'WHI1', 'Income (test)')
+        if not Journal.search([('type', '=', 'sale'), ('company_id', '=', company.id)], limit=1):
+            Journal.create({'name': 'Sales (test)', 'code': 'WHS', 'type': 'sale', 'company_id': company.id,
+                            'default_debit_account_id': cls.income.id,
+                            'default_credit_account_id': cls.income.id})
+        if not Journal.search([('type', '=', 'bank'), ('company_id', '=', company.id)], limit=1):
+            bank = account('account.data_account_type_liquidity', 'WHB1', 'Bank (test)')
+            Journal.create({'name': 'Bank (test)', 'code': 'WHB', 'type': 'bank', 'company_id': company.id,
+                            'default_debit_account_id': bank.id, 'default_credit_account_id': bank.id})
 
     def setUp(self):
         super(WebhookCase, self).setUp()
@@ -53,12 +99,7 @@ class WebhookCase(SavepointCase):
     @classmethod
     def make_invoice(cls, lines=(('Consulting', 2, 150.0),), partner=None, env=None):
         env = env or cls.env
-        receivable = env['account.account'].search(
-            [('user_type_id', '=', env.ref('account.data_account_type_receivable').id),
-             ('company_id', '=', cls.company.id)], limit=1)
-        income = env['account.account'].search(
-            [('user_type_id', '=', env.ref('account.data_account_type_revenue').id),
-             ('company_id', '=', cls.company.id)], limit=1)
+        receivable, income = cls.receivable.with_env(env), cls.income.with_env(env)
         partner = partner or env['res.partner'].create({'name': 'Invoice Customer'})
         return env['account.invoice'].create({
             'partner_id': partner.id, 'account_id': receivable.id, 'type': 'out_invoice',

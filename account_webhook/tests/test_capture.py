@@ -14,8 +14,8 @@ UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9
 class TestPartnerCapture(WebhookCase):
 
     @classmethod
-    def setUpClass(cls):
-        super(TestPartnerCapture, cls).setUpClass()
+    def setUpFixtures(cls):
+        super(TestPartnerCapture, cls).setUpFixtures()
         cls.on_create = cls.make_callback(action='create', fields=('name', 'email'))
         cls.on_update = cls.make_callback(action='update', fields=('email', 'phone'))
         cls.on_delete = cls.make_callback(action='delete', fields=('name', 'email'))
@@ -179,8 +179,8 @@ class TestPartnerCapture(WebhookCase):
 class TestInvoiceCapture(WebhookCase):
 
     @classmethod
-    def setUpClass(cls):
-        super(TestInvoiceCapture, cls).setUpClass()
+    def setUpFixtures(cls):
+        super(TestInvoiceCapture, cls).setUpFixtures()
         cls.on_update = cls.make_callback(model='account.invoice', action='update',
                                           fields=('state', 'invoice_line_ids', 'partner_id', 'residual'))
         cls.on_create = cls.make_callback(model='account.invoice', action='create',
@@ -294,8 +294,8 @@ class TestFilter(WebhookCase):
     delete events for records that matched before the deletion."""
 
     @classmethod
-    def setUpClass(cls):
-        super(TestFilter, cls).setUpClass()
+    def setUpFixtures(cls):
+        super(TestFilter, cls).setUpFixtures()
         companies = "[('is_company', '=', True)]"
         cls.on_create = cls.make_callback(action='create', fields=('name',), filter_domain=companies)
         cls.on_update = cls.make_callback(action='update', fields=('email', 'is_company'), filter_domain=companies)
@@ -401,8 +401,8 @@ class TestFilter(WebhookCase):
 class TestBackfill(WebhookCase):
 
     @classmethod
-    def setUpClass(cls):
-        super(TestBackfill, cls).setUpClass()
+    def setUpFixtures(cls):
+        super(TestBackfill, cls).setUpFixtures()
         Partner = cls.env['res.partner']
         cls.Delivery.search([]).unlink()
         cls.companies = Partner.browse([
@@ -503,8 +503,8 @@ class TestBackfillThousands(WebhookCase):
     """2,000 contacts backfilled in batches of 300: each queued once, in id order, one batch in memory."""
 
     @classmethod
-    def setUpClass(cls):
-        super(TestBackfillThousands, cls).setUpClass()
+    def setUpFixtures(cls):
+        super(TestBackfillThousands, cls).setUpFixtures()
         cls.env.cr.execute("""
             INSERT INTO res_partner (name, display_name, active, is_company, type, invoice_warn, customer,
                                      supplier, employee, create_uid, write_uid, create_date, write_date)

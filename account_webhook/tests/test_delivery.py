@@ -17,8 +17,8 @@ class DeliveryCase(WebhookCase):
     changes = 0
 
     @classmethod
-    def setUpClass(cls):
-        super(DeliveryCase, cls).setUpClass()
+    def setUpFixtures(cls):
+        super(DeliveryCase, cls).setUpFixtures()
         cls.receiver = Receiver()
         cls.Params = cls.env['ir.config_parameter']
         cls.Params.set_param('account_webhook.allowed_targets', '127.0.0.1')

@@ -16,8 +16,8 @@ CALLBACK_LOGGER = 'odoo.addons.account_webhook.models.webhook_callback'
 class HousekeepingCase(WebhookCase):
 
     @classmethod
-    def setUpClass(cls):
-        super(HousekeepingCase, cls).setUpClass()
+    def setUpFixtures(cls):
+        super(HousekeepingCase, cls).setUpFixtures()
         cls.callback = cls.make_callback(action='update', fields=('email',))
         cls.other = cls.make_callback(action='update', fields=('phone',))
 
