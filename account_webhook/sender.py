@@ -15,6 +15,7 @@ comma-separated). The socket then connects to an address that was checked: there
 second lookup for DNS rebinding to change. Redirects are not followed, proxies from the
 environment are not used, and every request has a connect and a total timeout.
 """
+import contextlib
 import datetime
 import email.utils
 import http.client
@@ -198,10 +199,9 @@ class Handle(object):
     def abort(self):
         sock = getattr(self.connection, 'sock', None)
         if sock is not None:
-            try:
+            # the request may have ended (and its socket closed) in the meantime: nothing to cut
+            with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
 
 
 class Result(object):

@@ -39,7 +39,7 @@ class WebhookCallback(models.Model):
     _description = 'Callback'
     _order = 'name, id'
 
-    name = fields.Char(string='Name', required=True)
+    name = fields.Char(required=True)
     key = fields.Char(
         string='Unique key', required=True, copy=False, default=lambda self: generate_key(),
         groups='base.group_system',
@@ -55,7 +55,7 @@ class WebhookCallback(models.Model):
         help='The kind of record this callback reports on, e.g. Invoice.')
     # model_id's technical name, kept in step by create/write (not a stored related field: see
     # webhook.delivery.attempt.callback_id for why no recomputation may hang on a callback)
-    model = fields.Char(string='Model', readonly=True, index=True)
+    model = fields.Char(readonly=True, index=True)
     field_ids = fields.Many2many(
         'ir.model.fields', 'webhook_callback_field_rel', 'callback_id', 'field_id', string='Fields',
         domain="[('model_id', '=', model_id), ('store', '=', True), ('ttype', 'not in', ['binary'])]",
@@ -73,9 +73,9 @@ class WebhookCallback(models.Model):
         help='Only records that match it are sent: created records that match once created, '
              'updated records that match after the change, deleted records that matched before '
              'deletion. Literal values only.')
-    active = fields.Boolean(string='Active', default=True)
+    active = fields.Boolean(default=True)
     inactive_reason = fields.Char(string='Deactivated because', readonly=True, copy=False)
-    company_id = fields.Many2one('res.company', string='Company', required=True,
+    company_id = fields.Many2one('res.company', required=True,
                                  default=lambda self: self.env.user.company_id)
     rate_limit = fields.Integer(
         string='Max calls per minute', default=0,
@@ -86,13 +86,13 @@ class WebhookCallback(models.Model):
              'per-endpoint limit (system parameter account_webhook.per_endpoint, 16 by default).')
     # scheme://host:port of the URL, kept in step by create/write (see `model` for why not computed):
     # per-endpoint limits and circuit breakers are keyed on it
-    endpoint = fields.Char(string='Endpoint', readonly=True, index=True)
+    endpoint = fields.Char(readonly=True, index=True)
     health_state = fields.Selection(
         [('healthy', 'Healthy'), ('failing', 'Failing'), ('paused', 'Paused')], string='Health',
         compute='_compute_health', help="The endpoint's circuit breaker: after repeated timeouts, connection "
                                         "errors or 5xx answers its deliveries wait, then one probes it.")
     health = fields.Char(string='Endpoint health', compute='_compute_health')
-    revision = fields.Integer(string='Revision', default=1, readonly=True, copy=False)
+    revision = fields.Integer(default=1, readonly=True, copy=False)
     revision_info = fields.Char(string='Revision history', compute='_compute_revision_info')
     sample_payload = fields.Text(
         string='Sample payload structure', compute='_compute_sample_payload',
@@ -131,9 +131,10 @@ class WebhookCallback(models.Model):
             if not callback.create_date:
                 callback.revision_info = False
                 continue
-            callback.revision_info = _('Revision #%s · Created %s UTC by %s · Updated %s UTC by %s') % (
-                callback.revision, callback.create_date, callback.create_uid.name,
-                callback.write_date, callback.write_uid.name)
+            callback.revision_info = _('Revision #%(revision)s · Created %(created)s UTC by %(creator)s · '
+                                       'Updated %(updated)s UTC by %(updater)s') % {
+                'revision': callback.revision, 'created': callback.create_date, 'creator': callback.create_uid.name,
+                'updated': callback.write_date, 'updater': callback.write_uid.name}
 
     def _sample_record(self, records):
         """The latest record of the callback's company that matches its filter (None if none)."""
@@ -184,10 +185,12 @@ class WebhookCallback(models.Model):
             failures, since, until, paused = breakers.get(callback.endpoint) or (0, None, None, False)
             if paused:
                 callback.health_state = 'paused'
-                callback.health = _('Paused until %s UTC after %s failures in a row') % (until, failures)
+                callback.health = _('Paused until %(until)s UTC after %(failures)s failures in a row') % {
+                    'until': until, 'failures': failures}
             elif failures:
                 callback.health_state = 'failing'
-                callback.health = _('Failing since %s UTC (%s failures in a row)') % (since, failures)
+                callback.health = _('Failing since %(since)s UTC (%(failures)s failures in a row)') % {
+                    'since': since, 'failures': failures}
             else:
                 callback.health_state = 'healthy'
                 callback.health = _('Healthy')
@@ -197,11 +200,12 @@ class WebhookCallback(models.Model):
         for callback in self:
             count = formatLang(self.env, callback.backfill_count, digits=0)
             if callback.backfill_state == 'running':
-                callback.backfill_progress = _('Backfill: %s of %s records queued') % (
-                    count, formatLang(self.env, max(callback.backfill_total, callback.backfill_count), digits=0))
+                callback.backfill_progress = _('Backfill: %(count)s of %(total)s records queued') % {
+                    'count': count,
+                    'total': formatLang(self.env, max(callback.backfill_total, callback.backfill_count), digits=0)}
             elif callback.backfill_state == 'done':
-                callback.backfill_progress = _('Backfill done: %s records queued on %s UTC') % (
-                    count, callback.backfill_done_at)
+                callback.backfill_progress = _('Backfill done: %(count)s records queued on %(date)s UTC') % {
+                    'count': count, 'date': callback.backfill_done_at}
             else:
                 callback.backfill_progress = False
 
@@ -232,8 +236,8 @@ class WebhookCallback(models.Model):
             raise ValidationError(_('Unique key: another callback already uses this key.'))
 
     def _unsupported_model(self, model_name):
-        return ValidationError(_('Record model name: %s cannot send callbacks. Supported: %s.') % (
-            model_name, ', '.join(self._supported_models())))
+        return ValidationError(_('Record model name: %(model)s cannot send callbacks. Supported: %(supported)s.') % {
+            'model': model_name, 'supported': ', '.join(self._supported_models())})
 
     @api.constrains('model_id')
     def _check_model_id(self):
@@ -247,7 +251,8 @@ class WebhookCallback(models.Model):
         for callback in self:
             for field in callback.field_ids:
                 if field.model_id != callback.model_id:
-                    raise ValidationError(_('Fields: %s is not a field of %s.') % (field.name, callback.model_id.model))
+                    raise ValidationError(_('Fields: %(field)s is not a field of %(model)s.') % {
+                        'field': field.name, 'model': callback.model_id.model})
                 if field.ttype in payload.UNTRACKABLE_TYPES or not field.store:
                     raise ValidationError(_('Fields: %s cannot be tracked (binary or not stored).') % field.name)
             if callback.action == 'update' and not callback.field_ids:
@@ -261,7 +266,7 @@ class WebhookCallback(models.Model):
                 raise ValidationError(_('Callback URL: it is empty.'))
             try:
                 parts = urlsplit(url)
-                parts.port  # noqa: B018 (raises ValueError on a malformed port)
+                _port = parts.port  # raises ValueError on a malformed port
             except ValueError:
                 raise ValidationError(_('Callback URL: %s is not a valid URL.') % url) from None
             if parts.scheme not in ('http', 'https') or url != url.strip() or ' ' in url:
@@ -325,9 +330,10 @@ class WebhookCallback(models.Model):
                 with self.env.cr.savepoint():
                     self.env[model_name].sudo().with_context(active_test=False).search(domain, limit=1)
             except Exception as error:
-                raise ValidationError(_('Filter: %s is not a valid filter for %s: %s') % (
-                    text, model_name, tools.ustr(error).strip().splitlines()[0] if tools.ustr(error).strip()
-                    else error.__class__.__name__)) from None
+                raise ValidationError(_('Filter: %(filter)s is not a valid filter for %(model)s: %(error)s') % {
+                    'filter': text, 'model': model_name,
+                    'error': tools.ustr(error).strip().splitlines()[0] if tools.ustr(error).strip()
+                    else error.__class__.__name__}) from None
 
     # -- XML-RPC convenience: names instead of ids ------------------------------------------
 
@@ -357,7 +363,8 @@ class WebhookCallback(models.Model):
             found = self.env['ir.model.fields'].sudo().search([('model', '=', model_name), ('name', 'in', names)])
             missing = sorted(set(names) - set(found.mapped('name')))
             if missing:
-                raise ValidationError(_('Fields: %s is not a field of %s.') % (', '.join(missing), model_name))
+                raise ValidationError(_('Fields: %(field)s is not a field of %(model)s.') % {
+                    'field': ', '.join(missing), 'model': model_name})
             vals['field_ids'] = [(6, 0, found.ids)]
         return vals
 
@@ -494,7 +501,8 @@ class WebhookCallback(models.Model):
         failing = self.browse()
         for callback_id, since in self.env.cr.fetchall():
             callback = self.browse(callback_id)
-            callback._deactivate(_('Every delivery has failed since %s UTC (%s days in a row).') % (since, days))
+            callback._deactivate(_('Every delivery has failed since %(since)s UTC (%(days)s days in a row).') % {
+                'since': since, 'days': days})
             failing |= callback
         return failing
 
@@ -522,8 +530,9 @@ class WebhookCallback(models.Model):
             if callback.model not in self.env.registry:
                 raise self._unsupported_model(callback.model)
             if callback.backfill_state == 'running':
-                raise UserError(_('Backfill: the callback %s is already sending its existing records (%s). '
-                                  'Wait until it is done.') % (callback.name, callback.backfill_progress))
+                raise UserError(_('Backfill: the callback %(callback)s is already sending its existing records '
+                                  '(%(progress)s). Wait until it is done.') % {
+                                      'callback': callback.name, 'progress': callback.backfill_progress})
         cr = self.env.cr
         for callback in self:
             records = callback._backfill_records()
@@ -574,7 +583,7 @@ class WebhookCallback(models.Model):
         started = time.monotonic()
         callbacks = self.sudo().search([('backfill_state', '=', 'running')], order='id')
         if commit:
-            self.env.cr.commit()
+            self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only, as the batches below
         queued, last = 0, 0.0
         for callback in callbacks:
             if callback.model not in self.env.registry:
@@ -640,7 +649,7 @@ class WebhookCallback(models.Model):
                                WHERE id = %s""", (len(rows), ids[-1], len(ids) < batch_size,
                                                   len(ids) < batch_size, self.id))
             if commit:
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit  # cron only: one transaction a batch
         except Exception:
             if commit:
                 cr.rollback()

@@ -35,7 +35,7 @@ class WebhookDelivery(models.Model):
     _description = 'Callback delivery'
     _order = 'id desc'
 
-    callback_id = fields.Many2one('webhook.callback', string='Callback', required=True, index=True,
+    callback_id = fields.Many2one('webhook.callback', required=True, index=True,
                                   ondelete='cascade', readonly=True)
     company_id = fields.Many2one(related='callback_id.company_id', string='Company', readonly=True)
     event_id = fields.Char(string='Event ID', required=True, readonly=True, copy=False,
@@ -44,12 +44,12 @@ class WebhookDelivery(models.Model):
     res_id = fields.Integer(string='Record ID', readonly=True)
     operation = fields.Selection(
         [('create', 'Create'), ('update', 'Update'), ('delete', 'Delete'), ('ping', 'Test event')],
-        string='Operation', required=True, readonly=True)
-    payload = fields.Text(string='Payload', required=True, readonly=True,
+        required=True, readonly=True)
+    payload = fields.Text(required=True, readonly=True,
                           help='The exact JSON body that is POSTed.')
     state = fields.Selection(
         [('pending', 'Pending'), ('sending', 'Sending'), ('done', 'Delivered'), ('failed', 'Failed')],
-        string='State', required=True, default='pending', readonly=True)
+        required=True, default='pending', readonly=True)
     attempt_count = fields.Integer(string='Attempts', readonly=True, default=0)
     next_attempt_at = fields.Datetime(string='Next attempt', readonly=True, default=fields.Datetime.now)
     lease_until = fields.Datetime(string='Claimed until', readonly=True, copy=False,
@@ -131,6 +131,7 @@ class WebhookDelivery(models.Model):
         uid = self.env.uid
         template = '(%s)' % ', '.join(['%s'] * (len(columns) + 4))
         values = ','.join(cr.mogrify(template, tuple(row) + (uid, now, uid, now)).decode('utf-8') for row in rows)
+        # pylint: disable-next=sql-injection  # table, columns, suffix: callers' constants; values by cr.mogrify
         cr.execute('INSERT INTO "%s" (%s, create_uid, create_date, write_uid, write_date) VALUES %s%s' % (
             table, ', '.join(columns), values, suffix))
 
@@ -184,7 +185,7 @@ class WebhookDelivery(models.Model):
         began = cr.fetchone()[0]
         own_cron = self.env.ref('account_webhook.ir_cron_webhook_housekeeping', raise_if_not_found=False)
         if commit:
-            cr.commit()  # whatever the cron runner read is not kept open while we work
+            cr.commit()  # pylint: disable=invalid-commit  # cron only: what its runner read is not kept open
         try:
             with self._housekeeping_step(commit, report):
                 report['deactivated'] = len(self.env['webhook.callback']._deactivate_failing())
@@ -238,7 +239,7 @@ class WebhookDelivery(models.Model):
                 cr.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
                            (LOCK_TIMEOUT, STATEMENT_TIMEOUT))
                 yield
-                cr.commit()
+                cr.commit()  # pylint: disable=invalid-commit  # cron only: one transaction a batch
             except Exception:
                 cr.rollback()
                 raise

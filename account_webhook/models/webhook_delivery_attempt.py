@@ -9,18 +9,18 @@ class WebhookDeliveryAttempt(models.Model):
     _description = 'Callback delivery attempt'
     _order = 'id desc'
 
-    delivery_id = fields.Many2one('webhook.delivery', string='Delivery', required=True, index=True,
+    delivery_id = fields.Many2one('webhook.delivery', required=True, index=True,
                                   ondelete='cascade', readonly=True)
     # A plain many2one (set when the attempt is written), not a stored related field: deleting a
     # callback then queues no recomputation, which Odoo 11 would replay with a closed cursor when it
     # retries the deletion after a serialization failure (the dispatcher updating its deliveries).
-    callback_id = fields.Many2one('webhook.callback', string='Callback', required=True, index=True,
+    callback_id = fields.Many2one('webhook.callback', required=True, index=True,
                                   ondelete='cascade', readonly=True)
     attempted_at = fields.Datetime(string='Time', required=True, readonly=True, default=fields.Datetime.now)
     status_code = fields.Integer(string='Status code', readonly=True)
     duration_ms = fields.Integer(string='Duration (ms)', readonly=True)
     response_excerpt = fields.Text(string='Response', readonly=True)
-    error = fields.Text(string='Error', readonly=True)
+    error = fields.Text(readonly=True)
     success = fields.Boolean(string='Delivered', readonly=True)
     sent_by = fields.Char(string='Sent by', readonly=True, help='The dispatcher that sent it: host:process id.')
 

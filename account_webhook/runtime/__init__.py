@@ -116,11 +116,12 @@ class DispatcherWorker(odoo_server.Worker):
         self.engine = None
 
     def start(self):
-        super(DispatcherWorker, self).start()
+        result = super(DispatcherWorker, self).start()
         if self.multi.socket:
             self.multi.socket.close()  # it serves no HTTP
         self.engine = Engine()
         _logger.info('account_webhook dispatcher started (process %s)', self.pid)
+        return result
 
     def sleep(self):
         pass  # the engine's step waits on commits, results and due times itself

@@ -57,6 +57,7 @@ def run(cr, name, sql, params=None):
             if match.group(1) not in order:
                 order.append(match.group(1))
             return '$%d' % (order.index(match.group(1)) + 1)
+        # pylint: disable-next=sql-injection  # name and sql are this module's constants; values go as $n
         cr.execute('PREPARE account_webhook_%s AS %s' % (name, _PLACEHOLDER.sub(placeholder, sql)))
         prepared[name] = order
     order = prepared[name]
@@ -324,6 +325,7 @@ def _record_failures(cr, settings, failed, now, attempt_row):
                lease_until = NULL, write_date = %%s
           FROM (VALUES %s) v(id, state, attempt, code, next_at, error) WHERE d.id = v.id""" % ','.join(
         rows).replace('%', '%%'), (now,))
+    # pylint: disable-next=sql-injection  # columns: a constant; rows built by cr.mogrify (values escaped)
     cr.execute('INSERT INTO webhook_delivery_attempt (%s) VALUES %s' % (_ATTEMPT_COLUMNS, ','.join(attempts)))
     if gone:
         deactivate(cr, gone, 'The receiver answered 410 Gone on %s UTC.' % now)

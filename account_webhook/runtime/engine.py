@@ -185,8 +185,8 @@ class Database(object):
         if self.work is not None:
             try:
                 self.work.close()
-            except psycopg2.Error:
-                pass
+            except psycopg2.Error as error:
+                _logger.debug('account_webhook: closing the work connection of %s failed: %s', self.name, error)
         self.work = None
 
     def close(self):
