@@ -7,6 +7,7 @@
     'category': 'Accounting',
     'license': 'LGPL-3',
     'author': 'account_webhook developers',
+    'website': 'https://github.com/account-webhook/account_webhook',
     'depends': ['account'],
     'external_dependencies': {'python': ['psycopg2']},
     'data': [
@@ -21,7 +22,5 @@
     'demo': [
         'demo/webhook_callback_demo.xml',
     ],
-    'installable': True,
-    'application': False,
     'uninstall_hook': 'uninstall_hook',
 }
