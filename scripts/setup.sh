@@ -22,11 +22,32 @@ mkdir -p "$VAR/log" "$VAR/data"
 
 say() { printf '==> %s\n' "$*"; }
 
+check_locks() {
+    # Every package named in base.txt, test.txt and odoo.txt must be in its lock: else the lock is
+    # older than the edit, and installing from it would leave that package out.
+    python3 - "$ROOT/requirements" <<'PY'
+import re, sys
+def names(path, pinned_only=False):
+    found = set()
+    for line in open(path):
+        line = line.split('#', 1)[0].strip()
+        if line and not line.startswith('-'):
+            found.add(re.sub(r'[-_.]+', '-', re.match(r'[A-Za-z0-9._-]+', line).group()).lower())
+    return found
+folder = sys.argv[1]
+missing = sorted((names(folder + '/base.txt') | names(folder + '/test.txt')) - names(folder + '/lock.txt'))
+missing += sorted(names(folder + '/odoo.txt') - names(folder + '/odoo-lock.txt'))
+if missing:
+    sys.exit('requirements/*lock.txt lack %s: run scripts/lock.sh and commit the locks' % ', '.join(missing))
+PY
+}
+
 ensure_python_env() {
     local stamp want
     want=$(cat "$ROOT"/requirements/*.txt | sha256sum | cut -c1-16)
     stamp=$VENV/.requirements-$want
     [ -f "$stamp" ] && return 0
+    check_locks
     say "Python environment (.venv): installing Odoo 11 and dependencies (first time: a few minutes)"
     [ -x "$PY" ] || python3 -m venv "$VENV"
     # Quiet pip, and drop the warnings this machine's pip config prints for absent local indexes;
