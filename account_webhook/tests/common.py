@@ -69,6 +69,14 @@ class WebhookCase(SavepointCase):
 
         cls.receivable = account('account.data_account_type_receivable', 'WHR1', 'Receivable (test)', True)
         cls.income = account('account.data_account_type_revenue', 'WHI1', 'Income (test)')
+        payable = account('account.data_account_type_payable', 'WHP1', 'Payable (test)', True)
+        # the contacts' default accounts, which an invoice's partner onchange requires
+        for name, default in (('property_account_receivable_id', cls.receivable),
+                              ('property_account_payable_id', payable)):
+            if not env['ir.property'].with_context(force_company=company.id).get(name, 'res.partner'):
+                env['ir.property'].create({
+                    'name': name, 'company_id': company.id, 'value_reference': 'account.account,%d' % default.id,
+                    'fields_id': env['ir.model.fields']._get('res.partner', name).id})
         if not Journal.search([('type', '=', 'sale'), ('company_id', '=', company.id)], limit=1):
             Journal.create({'name': 'Sales (test)', 'code': 'WHS', 'type': 'sale', 'company_id': company.id,
                             'default_debit_account_id': cls.income.id,
