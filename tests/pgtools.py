@@ -2,8 +2,11 @@
 settings of var/odoo.conf, one-statement helpers, and copies of the base database that
 scripts/setup.sh caches (Odoo with the Invoicing app and a chart of accounts, no addon)."""
 import configparser
+import contextlib
 import os
 import shutil
+import signal
+import subprocess
 import sys
 import time
 
@@ -72,3 +75,32 @@ def drop_database(db, config=CONFIG):
         odoo.sql_db.close_db(db)
     sql('postgres', 'DROP DATABASE IF EXISTS "%s" WITH (FORCE)' % db, config=config)
     shutil.rmtree(filestore(db, config), ignore_errors=True)
+
+
+@contextlib.contextmanager
+def template_copy(name, config=CONFIG):
+    """A scratch database ``name``, a copy of setup.sh's base database, dropped on exit."""
+    template = base_template(config)
+    assert template, 'no template database awh_base_*: run scripts/setup.sh test (make test does)'
+    drop_database(name, config)
+    try:
+        copy_database(name, template, config)
+        yield name
+    finally:
+        drop_database(name, config)
+
+
+def run_group(cmd, timeout, stdout=subprocess.DEVNULL, **kwargs):
+    """Run ``cmd`` in a process group of its own; whatever is left of the group is killed when it
+    ends or after ``timeout`` seconds. Returns the exit code, or None when it timed out."""
+    process = subprocess.Popen(cmd, stdout=stdout, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
+    try:
+        return process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    finally:
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        process.wait(30)

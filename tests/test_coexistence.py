@@ -12,15 +12,13 @@ dropped at the end.
 """
 import json
 import os
-import signal
-import subprocess
 import sys
 import time
 
 import pytest
 
 from .conftest import ROOT, OdooServer, Rpc
-from .pgtools import CONFIG, base_template, copy_database, drop_database, sql
+from .pgtools import CONFIG, run_group, sql, template_copy
 
 LAUNCHER = os.path.join(ROOT, 'scripts', 'odoo')
 LOG = os.path.join(ROOT, 'var', 'log', 'test-coexistence.log')
@@ -32,40 +30,27 @@ def install(db, modules, timeout=600):
     cmd = [sys.executable, LAUNCHER, '-c', CONFIG, '-d', db, '-i', modules, '--without-demo=all',
            '--log-level=warn', '--stop-after-init']
     with open(LOG, 'wb') as log:
-        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        code = process.wait(timeout)
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(30)
+        code = run_group(cmd, timeout, stdout=log)
     with open(LOG, 'rb') as log:
         assert code == 0, 'installing %s failed (exit %s):\n%s' % (modules, code, log.read()[-3000:].decode())
 
 
 @pytest.fixture(scope='module')
 def server():
-    template = base_template()
-    assert template, 'no template database awh_base_*: run scripts/setup.sh test (make test does)'
-    db = 'awh_pkg_coexist_%d' % os.getpid()
-    drop_database(db)
     server = None
-    try:
-        copy_database(db, template)
-        started = time.time()
-        install(db, 'partner_firstname,account_webhook')
-        print('both addons installed in %.0f s' % (time.time() - started))
-        states = dict(sql(db, "SELECT name, state FROM ir_module_module WHERE name IN "
-                              "('partner_firstname', 'account_webhook')"))
-        assert states == {'partner_firstname': 'installed', 'account_webhook': 'installed'}, states
-        server = OdooServer(CONFIG, db)
-        yield server
-    finally:
-        if server is not None:
-            server.stop()
-        drop_database(db)
+    with template_copy('awh_pkg_coexist_%d' % os.getpid()) as db:
+        try:
+            started = time.time()
+            install(db, 'partner_firstname,account_webhook')
+            print('both addons installed in %.0f s' % (time.time() - started))
+            states = dict(sql(db, "SELECT name, state FROM ir_module_module WHERE name IN "
+                                  "('partner_firstname', 'account_webhook')"))
+            assert states == {'partner_firstname': 'installed', 'account_webhook': 'installed'}, states
+            server = OdooServer(CONFIG, db)
+            yield server
+        finally:
+            if server is not None:
+                server.stop()
 
 
 @pytest.fixture(scope='module')

@@ -10,15 +10,13 @@ at the end whatever happens, and the database is dropped.
 """
 import os
 import re
-import signal
-import subprocess
 import sys
 import time
 
 import pytest
 
 from .conftest import ROOT
-from .pgtools import base_template, copy_database, drop_database, sql
+from .pgtools import run_group, sql, template_copy
 
 ADDON = 'account_webhook'
 LAUNCHER = os.path.join(ROOT, 'scripts', 'odoo')
@@ -34,18 +32,7 @@ def run_odoo(db, args, log_path):
     """``scripts/odoo -c var/odoo.conf -d db args --test-enable --stop-after-init``: (exit code, log)."""
     cmd = [sys.executable, LAUNCHER, '-c', CONFIG, '-d', db, '--test-enable', '--stop-after-init',
            '--log-level=test', '--logfile=%s' % log_path] + list(args)
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT, start_new_session=True)
-    try:
-        try:
-            returncode = process.wait(TIMEOUT)
-        except subprocess.TimeoutExpired:
-            returncode = None
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(30)
+    returncode = run_group(cmd, TIMEOUT)
     with open(log_path, encoding='utf-8', errors='replace') as log:
         text = log.read()
     assert returncode is not None, 'odoo %s still running after %d s (a hang); end of %s:\n%s' % (
@@ -76,17 +63,10 @@ def assert_addon_tests_passed(returncode, log, what):
 
 @pytest.fixture
 def database():
-    template = base_template()
-    assert template, 'no template database awh_base_*: run scripts/setup.sh test (make test does)'
-    name = 'awh_runner_%d' % os.getpid()
-    drop_database(name)
-    copy_database(name, template)
-    try:
+    with template_copy('awh_runner_%d' % os.getpid()) as name:
         # a demo database: Odoo 11 runs a module's tests only where its demo data is loaded
         sql(name, "UPDATE ir_module_module SET demo = true WHERE state = 'installed'")
         yield name
-    finally:
-        drop_database(name)
 
 
 def test_install_then_update_with_odoos_test_runner(database, tmp_path):

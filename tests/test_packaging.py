@@ -12,7 +12,6 @@ import email.parser
 import glob
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import sysconfig
@@ -21,7 +20,7 @@ import time
 import pytest
 
 from .conftest import ROOT
-from .pgtools import CONFIG, base_template, copy_database, drop_database, sql
+from .pgtools import CONFIG, run_group, sql, template_copy
 
 SETUP_DIR = os.path.join(ROOT, 'setup', 'account_webhook')
 LAUNCHER = os.path.join(ROOT, 'scripts', 'odoo')
@@ -29,20 +28,11 @@ LOG = os.path.join(ROOT, 'var', 'log', 'test-packaging.log')
 
 
 def run(cmd, timeout, **kwargs):
-    """``cmd`` in a process group of its own, its output appended to LOG; killed with its children
-    if it outlives ``timeout``. Returns the exit code."""
+    """``cmd`` with its output appended to LOG (see pgtools.run_group)."""
     with open(LOG, 'ab') as log:
         log.write(('\n$ %s\n' % ' '.join(cmd)).encode())
         log.flush()
-        process = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, **kwargs)
-    try:
-        return process.wait(timeout)
-    finally:
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait(30)
+        return run_group(cmd, timeout, stdout=log, **kwargs)
 
 
 def tail(lines=40):
@@ -72,13 +62,8 @@ def workdir(tmp_path):
 
 @pytest.fixture
 def database():
-    template = base_template()
-    assert template, 'no template database awh_base_*: run scripts/setup.sh test (make test does)'
-    name = 'awh_pkg_wheel_%d' % os.getpid()
-    drop_database(name)
-    copy_database(name, template)
-    yield name
-    drop_database(name)
+    with template_copy('awh_pkg_wheel_%d' % os.getpid()) as name:
+        yield name
 
 
 def build_wheel(outdir):
