@@ -81,19 +81,24 @@ RESERVED_HEADERS = ('content-type', 'content-length', 'host', 'transfer-encoding
 RESERVED_PREFIX = 'webhook-'
 
 
-def parse_headers(text):
-    """``[(name, value), ...]`` of a callback's ``Name: value`` lines (blank lines skipped).
-
-    Lenient: the callback's validation refuses bad lines before they are stored.
-    """
-    result = []
+def header_lines(text, strict=False):
+    """``(name, value as written)`` of each non-blank ``Name: value`` line of a callback's headers;
+    a line without a colon is skipped, or with ``strict`` raises ValueError."""
     for line in (text or '').split('\n'):
-        line = line.rstrip('\r')
-        if not line.strip() or ':' not in line:
+        line = line[:-1] if line.endswith('\r') else line
+        if not line.strip():
+            continue
+        if ':' not in line:
+            if strict:
+                raise ValueError(line)
             continue
         name, value = line.split(':', 1)
-        result.append((name.strip(), value.strip()))
-    return result
+        yield name.strip(), value
+
+
+def parse_headers(text):
+    """``[(name, value), ...]`` to send (the callback's validation refused bad lines before they were stored)."""
+    return [(name, value.strip()) for name, value in header_lines(text)]
 
 
 def endpoint_of(url):

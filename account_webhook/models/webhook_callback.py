@@ -282,14 +282,11 @@ class WebhookCallback(models.Model):
     @api.model
     def _check_headers_value(self, text):
         seen = set()
-        for line in (text or '').split('\n'):
-            line = line[:-1] if line.endswith('\r') else line
-            if not line.strip():
-                continue
-            if ':' not in line:
-                raise ValidationError(_('Extra headers: each line must be "Name: value".'))
-            name, value = line.split(':', 1)
-            name = name.strip()
+        try:
+            lines = list(sender.header_lines(text, strict=True))
+        except ValueError:
+            raise ValidationError(_('Extra headers: each line must be "Name: value".')) from None
+        for name, value in lines:
             if not sender.HEADER_NAME.match(name):
                 raise ValidationError(_('Extra headers: "%s" is not a valid header name.') % name)
             if name.lower().startswith(sender.RESERVED_PREFIX) or name.lower() in sender.RESERVED_HEADERS:
