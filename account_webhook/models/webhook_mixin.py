@@ -186,8 +186,8 @@ class WebhookMixin(models.AbstractModel):
         timestamp = payload.utc_timestamp()
         current = records._webhook_values(fields)
         companies = records._webhook_companies()
-        created = {record_id for model_name, record_id in tx.created if model_name == records._name}
-        actions = {'create' if record_id in created else 'update' for record_id in records.ids}
+        created_ids = {record_id for model_name, record_id in tx.created if model_name == records._name}
+        actions = {'create' if record_id in created_ids else 'update' for record_id in records.ids}
         matching = records._webhook_matching(callbacks, actions)
         for record in records:
             key = (record._name, record.id)
