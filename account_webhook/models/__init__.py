@@ -3,6 +3,8 @@ from . import webhook_callback
 from . import webhook_delivery
 from . import webhook_delivery_attempt
 from . import webhook_endpoint
+from . import webhook_replay
+from . import webhook_copy
 from . import account_invoice
 from . import account_invoice_line
 from . import res_partner

@@ -1,11 +1,13 @@
 # Copyright 2026 account_webhook developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import ast
+import datetime
 import json
 import logging
 import re
 import threading
 import time
+from email.utils import formataddr
 from random import SystemRandom
 from urllib.parse import urlsplit
 
@@ -26,6 +28,11 @@ GIVE_WAY = (errorcodes.LOCK_NOT_AVAILABLE, errorcodes.SERIALIZATION_FAILURE, err
 KEY_LENGTH = 40
 KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 KEY_PATTERN = re.compile(r'^[A-Za-z0-9]{%d}$' % KEY_LENGTH)
+OVERLAP_PARAM = 'account_webhook.key_overlap_hours'
+DEFAULT_OVERLAP_HOURS = 24  # as Svix: the previous key stays valid this long after a rotation
+ALERT_AFTER = datetime.timedelta(hours=1)  # an endpoint failing longer than this is an incident
+# mail.thread's own bookkeeping: writing only these is no revision of the callback
+MAIL_FIELDS = ('message_', 'activity_', 'website_message_ids')
 
 
 def generate_key():
@@ -36,21 +43,28 @@ def generate_key():
 
 class WebhookCallback(models.Model):
     _name = 'webhook.callback'
+    _inherit = ['mail.thread']
     _description = 'Callback'
     _order = 'name, id'
 
-    name = fields.Char(required=True)
+    name = fields.Char(required=True, track_visibility='onchange')
     key = fields.Char(
         string='Unique key', required=True, copy=False, default=lambda self: generate_key(),
         groups='base.group_system',
         help='Secret that identifies the callback; each POST is signed with it (Standard Webhooks). '
              'It is never sent.')
+    # a rotation's previous key: still signs every POST (a second signature) until it expires,
+    # then it is wiped (see _expire_previous_keys)
+    previous_key = fields.Char(readonly=True, copy=False, groups='base.group_system')
+    previous_key_expires = fields.Datetime(
+        string='Previous key valid until', readonly=True, copy=False,
+        help='After Rotate key, every POST is signed with both keys until then; then only with the new one.')
     action = fields.Selection(
         [('create', 'Create'), ('update', 'Update'), ('delete', 'Delete')],
-        string='Callback action', required=True, default='update',
+        string='Callback action', required=True, default='update', track_visibility='onchange',
         help='The operation on a record that sends a notification to the external system.')
     model_id = fields.Many2one(
-        'ir.model', string='Record model name', required=True, ondelete='cascade',
+        'ir.model', string='Record model name', required=True, ondelete='cascade', track_visibility='onchange',
         domain=lambda self: [('model', 'in', self._supported_models())],
         help='The kind of record this callback reports on, e.g. Invoice.')
     # model_id's technical name, kept in step by create/write (not a stored related field: see
@@ -60,7 +74,7 @@ class WebhookCallback(models.Model):
         'ir.model.fields', 'webhook_callback_field_rel', 'callback_id', 'field_id', string='Fields',
         domain="[('model_id', '=', model_id), ('store', '=', True), ('ttype', 'not in', ['binary'])]",
         help='Fields sent in "values"; an update callback fires only when one of them changes.')
-    url = fields.Char(string='Callback URL', required=True,
+    url = fields.Char(string='Callback URL', required=True, track_visibility='onchange',
                       help='Where the notification is POSTed (http or https).')
     headers = fields.Text(
         string='Extra headers', groups='base.group_system',
@@ -69,29 +83,41 @@ class WebhookCallback(models.Model):
              'deliveries or logs. They cannot set webhook-*, Content-Type, Content-Length, Host, '
              'Transfer-Encoding or Connection.')
     filter_domain = fields.Char(
-        string='Filter', default='[]',
+        string='Filter', default='[]', track_visibility='onchange',
         help='Only records that match it are sent: created records that match once created, '
              'updated records that match after the change, deleted records that matched before '
              'deletion. Literal values only.')
-    active = fields.Boolean(default=True)
+    active = fields.Boolean(default=True, track_visibility='onchange')
     inactive_reason = fields.Char(string='Deactivated because', readonly=True, copy=False)
-    company_id = fields.Many2one('res.company', required=True,
+    company_id = fields.Many2one('res.company', required=True, track_visibility='onchange',
                                  default=lambda self: self.env.user.company_id)
     rate_limit = fields.Integer(
-        string='Max calls per minute', default=0,
+        string='Max calls per minute', default=0, track_visibility='onchange',
         help='Deliveries beyond this many per 60 seconds wait their turn; 0 means no limit.')
     max_in_flight = fields.Integer(
-        string='Max parallel requests', default=0,
+        string='Max parallel requests', default=0, track_visibility='onchange',
         help='At most this many requests of this callback at once, per dispatcher; 0 means the '
              'per-endpoint limit (system parameter account_webhook.per_endpoint, 16 by default).')
     # scheme://host:port of the URL, kept in step by create/write (see `model` for why not computed):
     # per-endpoint limits and circuit breakers are keyed on it
     endpoint = fields.Char(readonly=True, index=True)
     health_state = fields.Selection(
-        [('healthy', 'Healthy'), ('failing', 'Failing'), ('paused', 'Paused')], string='Health',
-        compute='_compute_health', help="The endpoint's circuit breaker: after repeated timeouts, connection "
-                                        "errors or 5xx answers its deliveries wait, then one probes it.")
+        [('healthy', 'Healthy'), ('failing', 'Failing'), ('paused', 'Paused'), ('inactive', 'Inactive')],
+        string='State', compute='_compute_health',
+        help="Inactive: archived. Otherwise the endpoint's circuit breaker: Failing after timeouts, connection "
+             "errors or 5xx answers in a row; Paused when its deliveries wait for the cool-down, after "
+             "which one probes it.")
     health = fields.Char(string='Endpoint health', compute='_compute_health')
+    deliveries_24h = fields.Integer(string='Deliveries (24 h)', compute='_compute_activity',
+                                    help='Deliveries recorded in the last 24 hours.')
+    success_rate_24h = fields.Float(
+        string='Delivered (24 h, %)', compute='_compute_activity', digits=(16, 1),
+        help='Share of the deliveries recorded in the last 24 hours that were delivered.')
+    last_success_at = fields.Datetime(string='Last delivered', compute='_compute_activity',
+                                      help='When a delivery last reached the receiver.')
+    # the incident its followers were last told of (see _check_alerts); written in SQL
+    alert_state = fields.Selection([('failing', 'Failing'), ('deactivated', 'Deactivated')],
+                                   readonly=True, copy=False)
     revision = fields.Integer(default=1, readonly=True, copy=False)
     revision_info = fields.Char(string='Revision history', compute='_compute_revision_info')
     sample_payload = fields.Text(
@@ -183,7 +209,10 @@ class WebhookCallback(models.Model):
             breakers = {row[0]: row[1:] for row in self.env.cr.fetchall()}
         for callback in self:
             failures, since, until, paused = breakers.get(callback.endpoint) or (0, None, None, False)
-            if paused:
+            if not callback.active:
+                callback.health_state = 'inactive'
+                callback.health = callback.inactive_reason or _('Inactive')
+            elif paused:
                 callback.health_state = 'paused'
                 callback.health = _('Paused until %(until)s UTC after %(failures)s failures in a row') % {
                     'until': until, 'failures': failures}
@@ -194,6 +223,30 @@ class WebhookCallback(models.Model):
             else:
                 callback.health_state = 'healthy'
                 callback.health = _('Healthy')
+
+    def _compute_activity(self):
+        """The last 24 hours of each callback in two statements, whatever the size of the outbox:
+        its deliveries by state (an index-only range of webhook_delivery_callback_created_index per
+        callback) and its last success (one probe of webhook_delivery_attempt_success_index)."""
+        activity, last = {}, {}
+        ids = [callback_id for callback_id in self.ids if isinstance(callback_id, int)]
+        if ids:
+            cr = self.env.cr
+            cr.execute("""SELECT d.callback_id, count(*), count(*) FILTER (WHERE d.state = 'done')
+                            FROM webhook_delivery d
+                           WHERE d.callback_id = ANY(%s)
+                             AND d.create_date >= (now() at time zone 'UTC') - interval '24 hours'
+                           GROUP BY d.callback_id""", (ids,))
+            activity = {row[0]: row[1:] for row in cr.fetchall()}
+            cr.execute("""SELECT c.id, s.at FROM unnest(%s::int[]) c(id)
+                            CROSS JOIN LATERAL (SELECT max(a.attempted_at) AS at FROM webhook_delivery_attempt a
+                                                 WHERE a.callback_id = c.id AND a.success) s""", (ids,))
+            last = dict(cr.fetchall())
+        for callback in self:
+            total, done = activity.get(callback.id, (0, 0))
+            callback.deliveries_24h = total
+            callback.success_rate_24h = 100.0 * done / total if total else 0.0
+            callback.last_success_at = last.get(callback.id)
 
     @api.depends('backfill_state', 'backfill_total', 'backfill_count', 'backfill_done_at')
     def _compute_backfill_progress(self):
@@ -377,23 +430,49 @@ class WebhookCallback(models.Model):
 
     @api.multi
     def write(self, vals):
+        if vals and all(name.startswith(MAIL_FIELDS) for name in vals):
+            return super(WebhookCallback, self).write(vals)  # the chatter's bookkeeping: no revision
         vals = dict(vals)
         vals.pop('revision', None)
         if 'key' in vals:
             self._check_key_value(vals['key'])
+            if 'previous_key' not in vals:  # a key written as such switches at once, as Regenerate key
+                vals.update(previous_key=False, previous_key_expires=False)
         if 'model' in vals or 'field_names' in vals or 'model_id' in vals or 'url' in vals \
                 or 'filter_domain' in vals:
             models_now = set(self.mapped('model'))
             vals = self._resolve_names(vals, current_model=models_now.pop() if len(models_now) == 1 else None)
         if vals.get('active'):
             vals.setdefault('inactive_reason', False)
+        fields_before = {callback.id: callback.field_ids for callback in self} if 'field_ids' in vals else {}
         result = super(WebhookCallback, self).write(vals)
         if self.ids:
             self.env.cr.execute('UPDATE webhook_callback SET revision = revision + 1 WHERE id IN %s',
                                 (tuple(self.ids),))
             self.invalidate_cache(['revision'], self.ids)
+        self._log_changes(vals, fields_before)
         self.clear_caches()
         return result
+
+    def _log_changes(self, vals, fields_before):
+        """The audit trail of what mail.thread's tracking does not show: the tracked fields
+        (many2many) and, without their values, the secrets."""
+        for callback in self:
+            lines = []
+            if callback.id in fields_before and fields_before[callback.id] != callback.field_ids:
+                lines.append(_('Fields: %(before)s → %(after)s') % {
+                    'before': ', '.join(sorted(fields_before[callback.id].mapped('name'))) or '-',
+                    'after': ', '.join(sorted(callback.field_ids.mapped('name'))) or '-'})
+            if 'headers' in vals:
+                lines.append(_('Extra headers changed (their values are not shown).'))
+            if 'key' in vals and not self.env.context.get('webhook_key_logged'):
+                lines.append(_('Unique key changed (its value is not shown); the previous key no longer signs.'))
+            if lines:
+                callback._log(*lines)
+
+    def _log(self, *lines):
+        """A note in the chatter (one line each), by the current user: no one is notified."""
+        self.message_post(body='<br/>'.join(tools.html_escape(line) for line in lines), subtype='mail.mt_note')
 
     @api.multi
     def unlink(self):
@@ -439,9 +518,131 @@ class WebhookCallback(models.Model):
 
     @api.multi
     def action_regenerate_key(self):
+        """Switch to a new key at once (a leaked key): the previous one, and a rotation's, stop signing."""
         for callback in self:
-            callback.write({'key': generate_key()})
+            callback.with_context(webhook_key_logged=True).write({
+                'key': generate_key(), 'previous_key': False, 'previous_key_expires': False})
+            callback._log(_('Key regenerated: the new key signs every POST from now on; the previous key no '
+                            'longer does.'))
         return True
+
+    @api.multi
+    def action_rotate_key(self):
+        """A new key, and the current one stays valid for the overlap (system parameter
+        ``account_webhook.key_overlap_hours``, 24 by default): until then every POST carries both
+        signatures, then the previous key is wiped (_expire_previous_keys). Refused while a rotation
+        of the callback is in its overlap: a second rotation would end the first one's early and
+        break the receivers still on the oldest key (Regenerate key is the way for a leaked key)."""
+        hours = self._overlap_hours()
+        now = fields.Datetime.now()
+        for callback in self:
+            if callback.previous_key_expires and callback.previous_key_expires > now:
+                raise UserError(_('Rotate key: %(callback)s is already being rotated: its previous key stays valid '
+                                  'until %(until)s UTC. Rotate again after that, or use Regenerate key if a key '
+                                  'leaked.') % {'callback': callback.name, 'until': callback.previous_key_expires})
+        until = fields.Datetime.to_string(fields.Datetime.from_string(now) + datetime.timedelta(hours=hours))
+        for callback in self:
+            callback.with_context(webhook_key_logged=True).write({
+                'key': generate_key(), 'previous_key': callback.sudo().key, 'previous_key_expires': until})
+            callback._log(_('Key rotated: every POST is signed with the new and the previous key until %s UTC, '
+                            'then with the new key only.') % until)
+        return True
+
+    @api.model
+    def _overlap_hours(self):
+        value = self.env['ir.config_parameter'].sudo().get_param(OVERLAP_PARAM) or ''
+        if not value.strip():
+            return DEFAULT_OVERLAP_HOURS
+        try:
+            hours = float(value)
+        except ValueError:
+            hours = 0
+        if not hours > 0 or hours == float('inf'):
+            raise UserError(_('Rotate key: the system parameter %(param)s is "%(value)s"; it must be a positive '
+                              'number of hours (24 by default). Nothing was changed.') % {
+                                  'param': OVERLAP_PARAM, 'value': value})
+        return hours
+
+    @api.model
+    def _expire_previous_keys(self):
+        """Wipe the previous keys whose overlap is over (they stopped signing then already)."""
+        self.env.cr.execute("""UPDATE webhook_callback SET previous_key = NULL, previous_key_expires = NULL
+                                WHERE previous_key_expires <= (now() at time zone 'UTC') RETURNING id""")
+        expired = self.browse([row[0] for row in self.env.cr.fetchall()])
+        expired.invalidate_cache(['previous_key', 'previous_key_expires'], expired.ids)
+        for callback in expired:
+            callback._log(_('Key rotation done: the previous key was wiped; POSTs are signed with the new key only.'))
+        return expired
+
+    @api.model
+    def _cron_monitor(self):
+        """Every 5 minutes: the rotations whose overlap is over, then the alerts."""
+        self._expire_previous_keys()
+        self._check_alerts()
+
+    @api.model
+    def _check_alerts(self):
+        """Tell each callback's followers once per incident (chatter and email through the mail
+        queue): when the callback was deactivated (410 Gone, days of failures) or its endpoint has
+        been failing for more than ALERT_AFTER, and once more when that is over. ``alert_state``
+        remembers what they were last told; a callback archived by hand ends its incident quietly.
+        Reads only callbacks with an incident now or before (a join with the endpoints)."""
+        cr = self.env.cr
+        cr.execute("""
+            SELECT id, alert_state, incident, failures, failing_since, last_error FROM (
+                SELECT c.id, c.alert_state, e.consecutive_failures AS failures, e.failing_since, e.last_error,
+                       CASE WHEN NOT c.active AND c.inactive_reason IS NOT NULL THEN 'deactivated'
+                            WHEN c.active AND e.failing_since < (now() at time zone 'UTC') - %s THEN 'failing'
+                       END AS incident
+                  FROM webhook_callback c
+                  LEFT JOIN webhook_endpoint e ON e.name = c.endpoint AND e.consecutive_failures > 0
+                 WHERE c.alert_state IS NOT NULL OR NOT c.active OR e.failing_since IS NOT NULL) s
+             WHERE alert_state IS DISTINCT FROM incident ORDER BY id""", (ALERT_AFTER,))
+        changed = cr.fetchall()
+        for callback_id, told, incident, failures, since, error in changed:
+            callback = self.browse(callback_id).with_context(active_test=False)
+            if incident == 'deactivated':
+                callback._alert(_('Callback %s deactivated') % callback.name,
+                                _('%(reason)s Its deliveries are no longer sent; reactivate it once the receiver '
+                                  'is fixed.') % {'reason': callback.inactive_reason})
+            elif incident == 'failing':
+                callback._alert(_('Callback %s failing') % callback.name,
+                                _('Its endpoint %(endpoint)s has been failing since %(since)s UTC: %(failures)s '
+                                  'failures in a row, the last: %(error)s. Its deliveries wait and are retried.') % {
+                                    'endpoint': callback.endpoint, 'since': since, 'failures': failures,
+                                    'error': error})
+            elif callback.active:
+                callback._alert(_('Callback %s recovered') % callback.name,
+                                _('It is active again.') if told == 'deactivated'
+                                else _('Its endpoint %s answers again.') % callback.endpoint)
+            cr.execute('UPDATE webhook_callback SET alert_state = %s WHERE id = %s', (incident, callback_id))
+        self.invalidate_cache(['alert_state'])
+        return len(changed)
+
+    @api.multi
+    @api.returns('mail.message', lambda value: value.id)
+    def message_post(self, *args, **kwargs):
+        """Odoo 11 refuses to log anything for a user without an email address (integrators' XML-RPC
+        users often have none): the chatter of a callback does not need one, its sender is then the
+        company's address."""
+        if 'email_from' not in kwargs and not self.env.user.email:
+            kwargs['email_from'] = self._company_sender()
+        return super(WebhookCallback, self).message_post(*args, **kwargs)
+
+    def _company_sender(self):
+        company = (self[:1].company_id or self.env.user.company_id).sudo()
+        return formataddr((company.name, company.email)) if company.email else False
+
+    def _alert(self, subject, body):
+        """One message to the followers of the callback: in its chatter and, for those who get
+        their notifications by email, through Odoo's mail queue (not sent from here)."""
+        # by no user, from the company: Odoo notifies no one of a message they wrote themselves,
+        # by email neither whoever has the author's address (the cron's user often follows)
+        sender = self._company_sender()
+        sender = {'email_from': sender} if sender else {}
+        self.with_context(mail_notify_force_send=False).message_post(
+            subject=subject, body='<p>%s</p>' % tools.html_escape(body), message_type='notification',
+            subtype='account_webhook.mt_callback_alert', author_id=False, **sender)
 
     @api.multi
     def action_retry_failed(self):

@@ -35,8 +35,8 @@ class WebhookDelivery(models.Model):
     _description = 'Callback delivery'
     _order = 'id desc'
 
-    callback_id = fields.Many2one('webhook.callback', required=True, index=True,
-                                  ondelete='cascade', readonly=True)
+    # indexed with its creation date (webhook_delivery_callback_created_index, see init)
+    callback_id = fields.Many2one('webhook.callback', required=True, ondelete='cascade', readonly=True)
     company_id = fields.Many2one(related='callback_id.company_id', string='Company', readonly=True)
     event_id = fields.Char(string='Event ID', required=True, readonly=True, copy=False,
                            help='Unique per event, the same on every retry and resend (webhook-id header).')
@@ -88,6 +88,12 @@ class WebhookDelivery(models.Model):
         if not self:
             return
         state = claims.read_state(self.env.cr)
+        if state.held:  # a copy of another database: nothing goes out before an administrator decides
+            from odoo import _
+            from odoo.exceptions import UserError
+            raise UserError(_('This database is a copy of another, so its callbacks send nothing for now. An '
+                              'administrator decides in Settings > Other Settings > Callbacks whether it keeps '
+                              'sending or deactivates all callbacks.'))
         settings = state.settings
         self.env.cr.execute("SELECT %s FROM webhook_delivery d JOIN webhook_callback c ON c.id = d.callback_id "
                             "WHERE d.id IN %%s ORDER BY d.id" % claims.JOB_COLUMNS, (tuple(self.ids),))
@@ -323,6 +329,13 @@ class WebhookDelivery(models.Model):
             CREATE INDEX IF NOT EXISTS webhook_delivery_list_index ON webhook_delivery
                    (state, id, callback_id, res_model, res_id, attempt_count, last_status_code);
             CREATE INDEX IF NOT EXISTS webhook_delivery_res_id_index ON webhook_delivery (res_id);
+        """)
+        # A callback's deliveries by creation date: its health over the last 24 hours, the replay of
+        # a period (in (create_date, id) order), the deliveries of one callback (the form's count,
+        # the cascade when a callback is deleted), index-only with the state.
+        self.env.cr.execute("""
+            CREATE INDEX IF NOT EXISTS webhook_delivery_callback_created_index ON webhook_delivery
+                   (callback_id, create_date, id) INCLUDE (state);
         """)
         # Wake the dispatchers when deliveries become due (PostgreSQL delivers it on commit only).
         # One notification per statement, however many rows it wrote.

@@ -94,11 +94,22 @@ class Settings(object):
         self.lease = max(self.lease_seconds, self.timeout_connect + self.timeout_total + LEASE_MARGIN)
 
 
-class State(object):
-    """What a cycle needs to know, read in one round trip: settings, active callbacks, breakers."""
+# the database.uuid the addon runs with (set at install and by the upgrade to 11.0.3.0.0)
+REMEMBERED_UUID = 'account_webhook.database_uuid'
 
-    def __init__(self, params, callbacks, breakers):
-        self.settings = Settings({key[len('account_webhook.'):]: value for key, value in (params or {}).items()})
+
+class State(object):
+    """What a cycle needs to know, read in one round trip: settings, active callbacks, breakers,
+    and whether the database is held."""
+
+    def __init__(self, params, callbacks, breakers, database_uuid=None, database=None):
+        params = params or {}
+        self.settings = Settings({key[len('account_webhook.'):]: value for key, value in params.items()})
+        # Odoo's Duplicate and a restore as a copy give a database a new database.uuid: a copy
+        # (staging, tests) sends nothing until an administrator decides (webhook.copy.decision)
+        self.database, self.database_uuid = database, database_uuid
+        self.remembered_uuid = params.get(REMEMBERED_UUID)
+        self.held = bool(database_uuid and self.remembered_uuid and database_uuid != self.remembered_uuid)
         self.callbacks = callbacks or []  # [id, url, endpoint, rate_limit, max_in_flight]
         self.failing = set()              # endpoints with failures in a row
         self.paused = {}                  # endpoint -> still cooling down (else: ready for one probe)
@@ -116,7 +127,8 @@ def read_state(cr):
                   FROM webhook_callback WHERE active),
                (SELECT json_agg(json_build_array(name, consecutive_failures, paused_until > {now},
                                                  paused_until IS NOT NULL))
-                  FROM webhook_endpoint WHERE consecutive_failures > 0 OR paused_until IS NOT NULL)
+                  FROM webhook_endpoint WHERE consecutive_failures > 0 OR paused_until IS NOT NULL),
+               (SELECT value FROM ir_config_parameter WHERE key = 'database.uuid'), current_database()
     """.format(now=NOW))
     return State(*cr.fetchone())
 
@@ -127,11 +139,12 @@ def read_settings(cr):
 
 class Job(object):
     """A claimed delivery, with what sending it needs."""
-    __slots__ = ('id', 'callback_id', 'url', 'key', 'endpoint', 'event_id', 'body', 'headers', 'database',
+    __slots__ = ('id', 'callback_id', 'url', 'keys', 'endpoint', 'event_id', 'body', 'headers', 'database',
                  'deadline', 'handle')
 
     def __init__(self, row, database=None):
-        self.id, self.callback_id, self.url, self.key, self.endpoint, self.event_id, payload, headers = row
+        self.id, self.callback_id, self.url, key, previous_key, self.endpoint, self.event_id, payload, headers = row
+        self.keys = (key, previous_key) if previous_key else (key,)  # during a key rotation's overlap: both
         self.body = payload.encode('utf-8')
         self.headers = sender.parse_headers(headers)  # the callback's own headers, parsed once per job
         self.database = database
@@ -139,7 +152,8 @@ class Job(object):
         self.handle = None
 
 
-JOB_COLUMNS = 'd.id, d.callback_id, c.url, c.key, c.endpoint, d.event_id, d.payload, c.headers'
+JOB_COLUMNS = ('d.id, d.callback_id, c.url, c.key, CASE WHEN c.previous_key_expires > %s THEN c.previous_key END, '
+               'c.endpoint, d.event_id, d.payload, c.headers' % NOW)
 # for one record and callback URL, a delivery waits while an earlier one is pending or sending
 _IN_ORDER = """NOT EXISTS (
     SELECT 1 FROM webhook_delivery e JOIN webhook_callback ec ON ec.id = e.callback_id
@@ -170,8 +184,14 @@ def claim(cr, state, capacity, in_flight=()):
     sent (they count against the per-endpoint and per-callback limits). First attempts go before
     retries (and expired leases); an endpoint whose circuit breaker is open is skipped, and after
     its cool-down one delivery probes it. Rows another dispatcher holds are skipped (SKIP
-    LOCKED); candidates not chosen are only locked until the caller commits.
+    LOCKED); candidates not chosen are only locked until the caller commits. A held database (a
+    copy, see State) gets nothing.
     """
+    if state.held:
+        _report_once('Database %s is a copy of another (its database.uuid is %s, its callbacks were set up with '
+                     '%s): deliveries are held until an administrator decides in Settings > Other Settings > '
+                     'Callbacks', state.database, state.database_uuid, state.remembered_uuid)
+        return []
     if capacity <= 0:
         return []
     settings, paused = state.settings, state.paused
@@ -257,7 +277,7 @@ def post(job, connections, settings, handle=None):
     """Sign and POST one job (no transaction is needed, none should be open)."""
     from .. import signing
     headers = dict(job.headers)  # never logged: they may carry credentials
-    headers.update(signing.headers(job.key, job.event_id, int(time.time()), job.body))
+    headers.update(signing.headers(job.keys, job.event_id, int(time.time()), job.body))
     return sender.post(connections, job.url, job.body, headers, settings.timeout_connect,
                        settings.timeout_total, handle=handle)
 
