@@ -38,6 +38,8 @@ Caveats
       (``--load=base,web,account_webhook``); with ``-d`` it is imported anyway. Without either,
       the HTTP workers log a warning and only the cron sweep sends (once a minute).
     * ``ACCOUNT_WEBHOOK_NO_DISPATCHER=1`` in the environment keeps a server from starting one.
+    * A copy of a database (Odoo's Duplicate, a restore as a copy: a new ``database.uuid``) sends
+      nothing (``claims.State.held``) until an administrator keeps sending or deactivates its callbacks.
 """
 import logging
 import os

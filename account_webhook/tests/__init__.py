@@ -4,3 +4,4 @@ from . import test_capture
 from . import test_delivery
 from . import test_sender
 from . import test_housekeeping
+from . import test_copy_database
