@@ -3,12 +3,13 @@ the addon installed, then filled with SQL (generate_series) to SCALE_DELIVERIES 
 about SCALE_ATTEMPTS attempts, ANALYZEd, dropped at the end.
 
 What is checked: the dispatcher's claims, the failing-callback check and what the web client asks
-for the deliveries list and the callback form use indexes (EXPLAIN shows no sequential scan of the
+for the deliveries list, graph and pivot, the callbacks list (health) and the callback form use indexes (EXPLAIN shows no sequential scan of the
 outbox tables) and take milliseconds; housekeeping commits short batches and gives way to a lock;
 an upgrade (-u) run while housekeeping works is not held up.
 
 ``fill_outbox``, ``create_scratch`` and ``drop_scratch`` serve bench/bench_scale.py too.
 """
+import datetime
 import json
 import os
 import re
@@ -325,7 +326,8 @@ def web_client_requests(env, callback_id):
     deliveries = env['webhook.delivery']
     list_fields = view_fields(env, 'webhook.delivery', 'tree')
     search = etree.fromstring(deliveries.fields_view_get(view_type='search')['arch'])
-    filters = [('filter %s' % node.get('name'), eval(node.get('domain')))  # noqa: S307 (the view's literal)
+    names = {'context_today': datetime.date.today}  # what the web client evaluates domains with
+    filters = [('filter %s' % node.get('name'), eval(node.get('domain'), names))  # noqa: S307 (the view's)
                for node in search.iter('filter') if node.get('domain')]
     groupings = [eval(node.get('context'))['group_by'] for node in search.iter('filter')  # noqa: S307
                  if 'group_by' in (node.get('context') or '')]
@@ -351,8 +353,19 @@ def web_client_requests(env, callback_id):
         for label, domain in [('', [])] + filters:
             requests.append(('group by %s %s' % (grouping, label), lambda domain=domain, grouping=grouping:
                              deliveries.read_group(domain, list_fields, [grouping], lazy=True)))
+    for view_type in ('graph', 'pivot'):  # what the two views group by, over all the deliveries
+        arch = etree.fromstring(deliveries.fields_view_get(view_type=view_type)['arch'])
+        grouped = ['%s:%s' % (node.get('name'), node.get('interval')) if node.get('interval') else node.get('name')
+                   for node in arch.iter('field')]
+        names = [name.split(':')[0] for name in grouped]  # the count, by each leading part of the grouping
+        for label, domain in [('', [])] + filters:
+            for size in range(1, len(grouped) + 1):
+                requests.append(('%s %s by %s' % (view_type, label, size), lambda d=domain, g=grouped[:size], n=names:
+                                 deliveries.read_group(d, n, g, lazy=False)))
     form_fields = view_fields(env, 'webhook.callback', 'form')
     requests.append(('callback form', lambda: env['webhook.callback'].browse(callback_id).read(form_fields)))
+    callbacks_list = view_fields(env, 'webhook.callback', 'tree')  # the health columns
+    requests.append(('callbacks list', lambda: env['webhook.callback'].search_read([], callbacks_list, limit=80)))
     return requests
 
 

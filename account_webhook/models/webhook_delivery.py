@@ -332,10 +332,13 @@ class WebhookDelivery(models.Model):
         """)
         # A callback's deliveries by creation date: its health over the last 24 hours, the replay of
         # a period (in (create_date, id) order), the deliveries of one callback (the form's count,
-        # the cascade when a callback is deleted), index-only with the state.
+        # the cascade when a callback is deleted), index-only with the state. And all deliveries by
+        # creation date: the Today filter, the graph and pivot views (per day, state and callback).
         self.env.cr.execute("""
             CREATE INDEX IF NOT EXISTS webhook_delivery_callback_created_index ON webhook_delivery
                    (callback_id, create_date, id) INCLUDE (state);
+            CREATE INDEX IF NOT EXISTS webhook_delivery_created_index ON webhook_delivery
+                   (create_date) INCLUDE (state, callback_id);
         """)
         # Wake the dispatchers when deliveries become due (PostgreSQL delivers it on commit only).
         # One notification per statement, however many rows it wrote.
