@@ -3,9 +3,10 @@ the addon installed, then filled with SQL (generate_series) to SCALE_DELIVERIES 
 about SCALE_ATTEMPTS attempts, ANALYZEd, dropped at the end.
 
 What is checked: the dispatcher's claims, the failing-callback check and what the web client asks
-for the deliveries list, graph and pivot, the callbacks list (health) and the callback form use indexes (EXPLAIN shows no sequential scan of the
-outbox tables) and take milliseconds; housekeeping commits short batches and gives way to a lock;
-an upgrade (-u) run while housekeeping works is not held up.
+for the deliveries list, graph and pivot, the callbacks list (health) and the callback form use
+indexes (EXPLAIN shows no sequential scan of the outbox tables) and take milliseconds;
+housekeeping commits short batches and gives way to a lock; an upgrade (-u) run while
+housekeeping works is not held up.
 
 ``fill_outbox``, ``create_scratch`` and ``drop_scratch`` serve bench/bench_scale.py too.
 """
