@@ -259,3 +259,30 @@ class TestHealth(DeliveryCase):
         [row] = self.Callback.with_context(active_test=False).search_read(
             [('id', '=', callback.id)], ['health_state', 'deliveries_24h', 'success_rate_24h', 'last_success_at'])
         self.assertEqual(row['health_state'], 'inactive')
+
+    def test_the_deliveries_filters_failed_pending_and_today(self):
+        from lxml import etree
+        today = self.change()
+        yesterday = self.change()
+        self.env.cr.execute("UPDATE webhook_delivery SET create_date = %s WHERE id = %s",
+                            (fields.Datetime.to_string(datetime.datetime.combine(
+                                datetime.date.today(), datetime.time()) - datetime.timedelta(seconds=1)),
+                             yesterday.id))
+        self.receiver.answer(410)
+        failed = self.change()
+        failed._send_now()
+        self.Delivery.invalidate_cache()
+        search = etree.fromstring(self.Delivery.fields_view_get(view_type='search')['arch'])
+        domains = {node.get('name'): node.get('domain') for node in search.iter('filter')}
+        names = {'context_today': datetime.date.today}
+
+        def matching(name):
+            return self.Delivery.search(eval(domains[name], names) + [('callback_id', '=', self.callback.id)])  # noqa: S307
+        self.assertEqual(matching('failed'), failed)
+        self.assertEqual(matching('pending'), today | yesterday)
+        self.assertEqual(matching('today'), today | failed)
+        # the graph and pivot views group them per day and state, per callback and state
+        counts = self.Delivery.read_group([('callback_id', '=', self.callback.id)], ['state', 'create_date'],
+                                          ['create_date:day', 'state'], lazy=False)
+        self.assertEqual(sorted((row['state'], row['__count']) for row in counts),
+                         [('failed', 1), ('pending', 1), ('pending', 1)])
