@@ -4,5 +4,6 @@ from . import test_capture
 from . import test_delivery
 from . import test_sender
 from . import test_housekeeping
-from . import test_copy_database
 from . import test_replay
+from . import test_copy_database
+from . import test_operations
