@@ -6,25 +6,21 @@ import json
 import logging
 import re
 import threading
-import time
 from email.utils import formataddr
 from random import SystemRandom
 from urllib.parse import urlsplit
 
-import psycopg2
-from psycopg2 import errorcodes
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import OrderedSet, formatLang
 
-from .. import payload, sender
+from .. import batches, payload, sender
 
 _logger = logging.getLogger(__name__)
 
 BACKFILL_BATCH = 500  # records per backfill transaction
 BACKFILL_SECONDS = 30  # per run of the backfill cron; what is left waits for its next run
-GIVE_WAY = (errorcodes.LOCK_NOT_AVAILABLE, errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED)
 KEY_LENGTH = 40
 KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 KEY_PATTERN = re.compile(r'^[A-Za-z0-9]{%d}$' % KEY_LENGTH)
@@ -744,22 +740,8 @@ class WebhookCallback(models.Model):
                            WHERE id = %s""", (total, max_id, batch_size, callback.id))
             _logger.info('Callback %s: backfill of %s records asked', callback.id, total)
         self.invalidate_cache(ids=self.ids)
-        self._wake_backfill_cron()
+        batches.wake_cron(self.env, 'account_webhook.ir_cron_webhook_backfill')
         return True
-
-    def _wake_backfill_cron(self):
-        """The backfill cron's next call: now, unless it runs right now (then its next minute)."""
-        cron = self.env.ref('account_webhook.ir_cron_webhook_backfill', raise_if_not_found=False)
-        if not cron:
-            return
-        try:
-            with self.env.cr.savepoint():
-                self.env.cr.execute("""UPDATE ir_cron SET nextcall = now() at time zone 'UTC'
-                                        WHERE id IN (SELECT id FROM ir_cron WHERE id = %s AND active
-                                                      FOR UPDATE SKIP LOCKED)""", (cron.id,), log_exceptions=False)
-        except psycopg2.Error as error:
-            _logger.info('Backfill cron not woken (%s): it runs within a minute', error.pgcode)
-        cron.invalidate_cache(ids=cron.ids)
 
     def _backfill_records(self):
         return self.env[self.model].sudo().with_context(active_test=False)
@@ -778,31 +760,17 @@ class WebhookCallback(models.Model):
 
     @api.model
     def _run_backfills(self, max_seconds=BACKFILL_SECONDS, commit=False):
-        started = time.monotonic()
         callbacks = self.sudo().search([('backfill_state', '=', 'running')], order='id')
         if commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only, as the batches below
-        queued, last = 0, 0.0
-        for callback in callbacks:
+
+        def batch(callback):
             if callback.model not in self.env.registry:
-                continue  # its model's module was uninstalled: nothing to read
-            while time.monotonic() - started + last <= max_seconds:
-                step = time.monotonic()
-                try:
-                    count = callback._backfill_batch(commit)
-                except Exception as error:  # rolled back by _backfill_batch
-                    if not commit:
-                        raise
-                    if isinstance(error, psycopg2.Error) and error.pgcode in GIVE_WAY:
-                        _logger.info('Callback %s: backfill gave way (%s); next time', callback.id, error.pgcode)
-                    else:  # the other backfills go on; this one is tried again at the next call
-                        _logger.exception('Callback %s: backfill batch failed; tried again next time', callback.id)
-                    break
-                last = time.monotonic() - step
-                if count is None:
-                    break
-                queued += count
-        return queued
+                return 0, False  # its model's module was uninstalled: nothing to read
+            count = callback._backfill_batch(commit)
+            return (0, False) if count is None else (count, True)
+        return batches.run_batches(callbacks, batch, max_seconds, commit,
+                                   lambda callback: 'Callback %s: backfill' % callback.id)
 
     def _backfill_batch(self, commit):
         """One batch of this callback's backfill: the next ``backfill_batch_size`` records after

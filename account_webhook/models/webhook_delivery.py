@@ -11,7 +11,7 @@ from psycopg2 import errorcodes
 
 from odoo import api, fields, models
 
-from .. import runtime, sender
+from .. import batches, runtime, sender
 from ..runtime import claims
 from ..runtime.engine import NOTIFY_CHANNEL, Engine
 
@@ -23,7 +23,6 @@ BATCH_SECONDS = 0.5  # a cleanup batch (deliveries with their attempts, one tran
 FIRST_BATCH, MIN_BATCH, MAX_BATCH = 500, 20, 20000  # deliveries per batch, adapted to BATCH_SECONDS
 LOCK_TIMEOUT = '2s'  # waiting longer for a lock (an upgrade's CREATE INDEX, say): stop, go on next call
 STATEMENT_TIMEOUT = '5s'  # a statement slower than this is cancelled and the batch made smaller
-GIVE_WAY = (errorcodes.LOCK_NOT_AVAILABLE, errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED)
 
 
 class WebhookDelivery(models.Model):
@@ -196,7 +195,7 @@ class WebhookDelivery(models.Model):
             with self._housekeeping_step(commit, report):
                 report['deactivated'] = len(self.env['webhook.callback']._deactivate_failing())
         except psycopg2.Error as error:
-            if error.pgcode not in GIVE_WAY + (errorcodes.QUERY_CANCELED,):
+            if error.pgcode not in batches.GIVE_WAY + (errorcodes.QUERY_CANCELED,):
                 raise
             _logger.info('Callbacks housekeeping: failing callbacks not checked (%s); next time', error.pgcode)
         size, last = FIRST_BATCH, 0.0
@@ -214,7 +213,7 @@ class WebhookDelivery(models.Model):
                     if error.pgcode == errorcodes.QUERY_CANCELED and size > MIN_BATCH:
                         size = max(MIN_BATCH, size // 4)
                         continue
-                    if error.pgcode not in GIVE_WAY + (errorcodes.QUERY_CANCELED,):
+                    if error.pgcode not in batches.GIVE_WAY + (errorcodes.QUERY_CANCELED,):
                         raise
                     report['stopped'] = 'lock' if error.pgcode == errorcodes.LOCK_NOT_AVAILABLE else error.pgcode
                     break
@@ -237,27 +236,9 @@ class WebhookDelivery(models.Model):
     def _housekeeping_step(self, commit, report):
         """One step of housekeeping: its own transaction (committed) or a savepoint, with short lock
         and statement timeouts; its duration counts in ``report['longest']``."""
-        cr = self.env.cr
         started = time.monotonic()
-        if commit:
-            try:
-                cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')  # SKIP LOCKED, no serialization errors
-                cr.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
-                           (LOCK_TIMEOUT, STATEMENT_TIMEOUT))
-                yield
-                cr.commit()  # pylint: disable=invalid-commit  # cron only: one transaction a batch
-            except Exception:
-                cr.rollback()
-                raise
-        else:
-            with cr.savepoint():
-                cr.execute("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')")
-                saved = cr.fetchone()
-                cr.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
-                           (LOCK_TIMEOUT, STATEMENT_TIMEOUT))
-                yield
-                cr.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
-                           saved)
+        with batches.short_transaction(self.env.cr, commit, LOCK_TIMEOUT, STATEMENT_TIMEOUT):
+            yield
         report['transactions'] += 1
         report['longest'] = max(report['longest'], time.monotonic() - started)
 

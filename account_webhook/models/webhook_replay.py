@@ -6,16 +6,15 @@ in bounded batches each committed on its own by a cron (as the backfill of webho
 import datetime
 import logging
 import threading
-import time
-from contextlib import contextmanager
 
 import psycopg2
-from psycopg2 import errorcodes
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools import html_escape
 from odoo.tools.misc import formatLang
+
+from .. import batches
 
 _logger = logging.getLogger(__name__)
 
@@ -23,8 +22,6 @@ REPLAY_BATCH = 1000  # deliveries per transaction (one UPDATE)
 REPLAY_SECONDS = 30  # per run of the replay cron; what is left waits for its next run
 LOCK_TIMEOUT = '2s'  # a batch waits at most this long for a row someone holds, then gives way
 STATEMENT_TIMEOUT = '10s'
-GIVE_WAY = (errorcodes.LOCK_NOT_AVAILABLE, errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED,
-            errorcodes.QUERY_CANCELED)
 STATES = (('replay_failed', 'failed'), ('replay_done', 'done'))  # the wizard's check boxes -> delivery states
 # What a replay reads: this callback's period of webhook_delivery_callback_created_index
 # (callback_id, create_date, id) INCLUDE (state), index-only, whatever the size of the outbox.
@@ -47,26 +44,6 @@ BATCH_QUERY = """
        AND (create_date, id) > (%(last_date)s, %(last_id)s) AND id <= %(max_id)s
      ORDER BY create_date, id LIMIT %(limit)s"""
 NO_MAX_ID = 2 ** 31 - 1
-
-
-def wake_cron(env, xmlid):
-    """Set the next call of the cron ``xmlid`` to now, unless it runs right now (its row is locked
-    by Odoo's cron runner: then it comes at its next interval). Never waits for a lock; a failure
-    only logs (the cron comes within its interval anyway). Usable by any model of the addon."""
-    cron = env.ref(xmlid, raise_if_not_found=False)
-    if not cron:
-        return False
-    try:
-        with env.cr.savepoint():
-            env.cr.execute("""UPDATE ir_cron SET nextcall = now() at time zone 'UTC'
-                               WHERE id IN (SELECT id FROM ir_cron WHERE id = %s AND active
-                                             FOR UPDATE SKIP LOCKED)""", (cron.id,), log_exceptions=False)
-            woken = bool(env.cr.rowcount)
-    except psycopg2.Error as error:
-        _logger.info('Cron %s not woken (%s): it runs at its next interval', xmlid, error.pgcode)
-        woken = False
-    cron.invalidate_cache(ids=cron.ids)
-    return woken
 
 
 def _default_date_from(_self):
@@ -242,7 +219,7 @@ class WebhookReplay(models.Model):
                     'total': formatLang(self.env, total, digits=0), 'start': replay.date_from,
                     'end': replay.date_to, 'states': replay._states_label()}))
             _logger.info('Callback %s: replay %s of %s deliveries asked', replay.callback_id.id, replay.id, total)
-        wake_cron(self.env, 'account_webhook.ir_cron_webhook_replay')
+        batches.wake_cron(self.env, 'account_webhook.ir_cron_webhook_replay')
         if len(self) != 1:
             return True
         return {
@@ -264,59 +241,14 @@ class WebhookReplay(models.Model):
 
     @api.model
     def _run_replays(self, max_seconds=REPLAY_SECONDS, commit=False, batch_size=REPLAY_BATCH):
-        started = time.monotonic()
         replays = self.sudo().search([('state', '=', 'running')], order='id')
         if commit:
             self.env.cr.commit()  # pylint: disable=invalid-commit  # cron only, as the batches below
-        queued, last, batches = 0, 0.0, 0
-        for replay in replays:
-            while True:
-                if batches and time.monotonic() - started + last > max_seconds:
-                    return queued  # at least one batch a call; the rest at the next call
-                step = time.monotonic()
-                batches += 1
-                try:
-                    result = replay._replay_batch(batch_size, commit)
-                except Exception as error:  # rolled back by _replay_batch
-                    if not commit:
-                        raise
-                    if isinstance(error, psycopg2.Error) and error.pgcode in GIVE_WAY:
-                        _logger.info('Replay %s gave way (%s); next time', replay.id, error.pgcode)
-                    else:  # the other replays go on; this one is tried again at the next call
-                        _logger.exception('Replay %s: batch failed; tried again next time', replay.id)
-                    break
-                last = time.monotonic() - step
-                if result is None:
-                    break
-                queued += result[1]
-                if result[0] < batch_size:
-                    break  # that was the last batch: the replay is done
-        return queued
 
-    @contextmanager
-    def _batch_transaction(self, commit):
-        """One batch: its own committed transaction (the cron) or a savepoint (tests, callers in a
-        transaction), with short lock and statement timeouts."""
-        cr = self.env.cr
-        if commit:
-            try:
-                cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
-                cr.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
-                           (LOCK_TIMEOUT, STATEMENT_TIMEOUT))
-                yield
-                cr.commit()  # pylint: disable=invalid-commit  # cron only: one transaction a batch
-            except Exception:
-                cr.rollback()
-                raise
-        else:
-            with cr.savepoint():
-                cr.execute("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')")
-                saved = cr.fetchone()
-                cr.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
-                           (LOCK_TIMEOUT, STATEMENT_TIMEOUT))
-                yield
-                cr.execute("SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)",
-                           saved)
+        def batch(replay):
+            result = replay._replay_batch(batch_size, commit)
+            return (0, False) if result is None else (result[1], result[0] >= batch_size)
+        return batches.run_batches(replays, batch, max_seconds, commit, lambda replay: 'Replay %s' % replay.id)
 
     def _replay_batch(self, batch_size=REPLAY_BATCH, commit=False):
         """One batch of this replay: the next ``batch_size`` deliveries of the callback recorded in
@@ -332,7 +264,7 @@ class WebhookReplay(models.Model):
         cr = self.env.cr
         batch_size = max(1, int(batch_size))
         try:
-            with self._batch_transaction(commit):
+            with batches.short_transaction(cr, commit, LOCK_TIMEOUT, STATEMENT_TIMEOUT):
                 cr.execute("""SELECT callback_id, date_from, date_to, replay_failed, replay_done, max_id,
                                      last_create_date, last_id
                                 FROM webhook_replay WHERE id = %s AND state = 'running'

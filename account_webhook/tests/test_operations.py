@@ -5,6 +5,7 @@ import datetime
 
 from odoo import fields
 from odoo.exceptions import AccessError, UserError
+from odoo.tools.safe_eval import safe_eval
 
 from ..runtime import claims
 from .test_delivery import DeliveryCase
@@ -277,7 +278,7 @@ class TestHealth(DeliveryCase):
         names = {'context_today': datetime.date.today}
 
         def matching(name):
-            return self.Delivery.search(eval(domains[name], names) + [('callback_id', '=', self.callback.id)])  # noqa: S307
+            return self.Delivery.search(safe_eval(domains[name], names) + [('callback_id', '=', self.callback.id)])
         self.assertEqual(matching('failed'), failed)
         self.assertEqual(matching('pending'), today | yesterday)
         self.assertEqual(matching('today'), today | failed)
