@@ -7,8 +7,7 @@ from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 
 from .. import payload
-from .common import WebhookCase
-from .receiver import Receiver
+from .test_delivery import DeliveryCase
 
 DAY = datetime.datetime(2026, 3, 10)
 
@@ -18,27 +17,15 @@ def at(hours, minutes=0):
     return fields.Datetime.to_string(DAY + datetime.timedelta(hours=hours, minutes=minutes))
 
 
-class ReplayCase(WebhookCase):
+class ReplayCase(DeliveryCase):
+    """DeliveryCase's receiver and callback, a second callback on it, no replay left over."""
 
     @classmethod
     def setUpFixtures(cls):
         super(ReplayCase, cls).setUpFixtures()
         cls.Replay = cls.env['webhook.replay']
         cls.Replay.search([]).unlink()
-        cls.receiver = Receiver()
-        cls.env['ir.config_parameter'].set_param('account_webhook.allowed_targets', '127.0.0.1')
-        cls.callback = cls.make_callback(action='update', fields=('email',), url=cls.receiver.url)
         cls.other = cls.make_callback(action='update', fields=('email',), url=cls.receiver.url + '/other')
-        cls.Delivery.search([]).unlink()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.receiver.close()
-        super(ReplayCase, cls).tearDownClass()
-
-    def setUp(self):
-        super(ReplayCase, self).setUp()
-        self.receiver.reset()
 
     def delivery(self, created, state='failed', callback=None):
         """An outbox row of ``callback`` recorded at ``created`` (UTC), in ``state``."""
