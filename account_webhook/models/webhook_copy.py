@@ -83,6 +83,9 @@ class WebhookCopyDecision(models.TransientModel):
         if deactivate:
             callbacks.write({'active': False,
                              'inactive_reason': _('Deactivated because this database is a copy of another')})
+            if callbacks:  # the administrator's own decision: no alert to the followers about it
+                self.env.cr.execute("UPDATE webhook_callback SET alert_state = 'deactivated' WHERE id IN %s",
+                                    (tuple(callbacks.ids),))
             body = _('%(copy)s %(user)s deactivated all callbacks; deliveries waiting stay in the outbox and are '
                      'sent if a callback is activated again.') % dict(copy=was, user=self.env.user.name)
         else:

@@ -99,6 +99,11 @@ class TestCopiedDatabase(DeliveryCase):
         self.assertNotIn('deactivated all callbacks', self.messages(archived))
         self.assertFalse(self.state().held)
         self.assertFalse(self.Delivery._claim())
+        # their followers are not alerted of what an administrator decided
+        self.Callback._cron_monitor()
+        alert = self.env.ref('account_webhook.mt_callback_alert')
+        self.assertFalse((self.callback + other_company).mapped('message_ids').filtered(
+            lambda message: message.subtype_id == alert))
 
     def test_the_buttons_of_the_callback_form(self):
         self.make_copy()
