@@ -70,7 +70,7 @@ def test_the_callbacks_list_shows_health_at_a_glance(odoo_server, page, callback
     assert any(cell.count(':') == 2 for cell in healthy), 'the last delivery time'
     assert 'Failing' in failing and '2' in failing and '0.0' in failing
     assert 'text-danger' in page.locator('.o_list_view tr.o_data_row', has_text=FAILING).get_attribute('class')
-    page.wait_for_load_state('networkidle', timeout=30000)
+    page.wait_for_selector('.o_loading', state='hidden', timeout=30000)
     os.makedirs(ARTIFACTS, exist_ok=True)
     page.screenshot(path=os.path.join(ARTIFACTS, 'health-list.png'))
     assert page.js_errors == []
@@ -83,14 +83,14 @@ def test_the_deliveries_graph_and_pivot_per_day_state_and_callback(odoo_server, 
     page.wait_for_selector('.o_content svg .nv-legend', timeout=30000)
     legend = page.inner_text('.o_content')
     assert 'Delivered' in legend and 'Failed' in legend
-    page.wait_for_load_state('networkidle', timeout=30000)
+    page.wait_for_selector('.o_loading', state='hidden', timeout=30000)
     os.makedirs(ARTIFACTS, exist_ok=True)
     page.screenshot(path=os.path.join(ARTIFACTS, 'deliveries-graph.png'))
     page.click('.o_cp_switch_buttons button[data-view-type=pivot]')
     page.wait_for_selector('.o_pivot table', timeout=30000)
     pivot = page.inner_text('.o_pivot table')
     assert HEALTHY in pivot and FAILING in pivot and 'Pending' in pivot
-    page.wait_for_load_state('networkidle', timeout=30000)
+    page.wait_for_selector('.o_loading', state='hidden', timeout=30000)
     page.screenshot(path=os.path.join(ARTIFACTS, 'deliveries-pivot.png'))
     assert page.js_errors == []
 
@@ -107,4 +107,48 @@ def test_a_key_rotation_shows_in_the_chatter_without_the_key(odoo_server, page, 
     assert page.is_visible('.o_field_widget[name=previous_key_expires]')
     chatter = page.inner_text('.o_chatter')
     assert callback['key'] not in chatter
+    assert page.js_errors == []
+
+
+def test_an_alert_and_its_recovery_in_the_chatter_and_the_mail_queue(odoo_server, page, admin_rpc, callbacks):
+    """The failing callback's endpoint has failed for 2 hours: the alerts cron (run as its Run
+    Manually button does: this server runs no cron) tells the followers once, and once when it
+    answers again. Leaves test-artifacts/alerts-chatter.png."""
+    db, failing_id = odoo_server.database, callbacks[1]
+    monitor = admin_rpc.ref('account_webhook.ir_cron_webhook_monitor')
+    admin = admin_rpc('res.users', 'read', [admin_rpc.uid], ['partner_id'])[0]['partner_id'][0]
+    assert admin in admin_rpc('webhook.callback', 'read', [failing_id], ['message_partner_ids'])[0][
+        'message_partner_ids'], 'the administrator who created it follows it'
+    alert = admin_rpc.ref('account_webhook.mt_callback_alert')
+
+    def alerts():
+        return admin_rpc('mail.message', 'search_read', [
+            ('model', '=', 'webhook.callback'), ('res_id', '=', failing_id), ('subtype_id', '=', alert)],
+            fields=['subject', 'body'])
+    # the administrator has notifications by email (Odoo's other choice: in its Discuss inbox)
+    notification = admin_rpc('res.users', 'read', [admin_rpc.uid], ['notification_type'])[0]['notification_type']
+    admin_rpc('res.users', 'write', [admin_rpc.uid], {'notification_type': 'email'})
+    try:
+        for _run in range(2):
+            admin_rpc('ir.cron', 'method_direct_trigger', [monitor])
+    finally:
+        admin_rpc('res.users', 'write', [admin_rpc.uid], {'notification_type': notification})
+    [failing] = alerts()
+    assert failing['subject'] == 'Callback %s failing' % FAILING
+    assert '6 failures in a row' in failing['body'] and 'Connection refused' in failing['body']
+    [email] = admin_rpc('mail.mail', 'search_read', [('mail_message_id', '=', failing['id'])],
+                        fields=['state', 'recipient_ids', 'subject'])
+    assert email['state'] == 'outgoing' and admin in email['recipient_ids']
+    sql(db, "DELETE FROM webhook_endpoint WHERE name = 'https://failing.example.com:443'")  # it answers again
+    for _run in range(2):
+        admin_rpc('ir.cron', 'method_direct_trigger', [monitor])
+    recovered, _failing = alerts()
+    assert recovered['subject'] == 'Callback %s recovered' % FAILING
+    open_menu(page, odoo_server.url, 'account_webhook.webhook_callback_menu')
+    page.click('.o_list_view td:has-text("%s")' % FAILING, timeout=30000)
+    page.wait_for_selector('.o_thread_message:has-text("answers again")', timeout=30000)
+    assert page.is_visible('.o_thread_message:has-text("has been failing since")')
+    page.wait_for_selector('.o_loading', state='hidden', timeout=30000)
+    os.makedirs(ARTIFACTS, exist_ok=True)
+    page.locator('.o_chatter').screenshot(path=os.path.join(ARTIFACTS, 'alerts-chatter.png'))
     assert page.js_errors == []

@@ -605,7 +605,8 @@ class WebhookCallback(models.Model):
                 callback._alert(_('Callback %s failing') % callback.name,
                                 _('Its endpoint %(endpoint)s has been failing since %(since)s UTC: %(failures)s '
                                   'failures in a row, the last: %(error)s. Its deliveries wait and are retried.') % {
-                                    'endpoint': callback.endpoint, 'since': since, 'failures': failures,
+                                    'endpoint': callback.endpoint, 'since': str(since)[:19],
+                                    'failures': failures,
                                     'error': error})
             elif callback.active:
                 callback._alert(_('Callback %s recovered') % callback.name,
