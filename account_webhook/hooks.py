@@ -3,21 +3,22 @@
 """Installing: the addon remembers the database it runs in. Uninstalling: what Odoo's own uninstall
 leaves behind.
 
-At install (and by the upgrade to 11.0.3.0.0) the system parameter ``account_webhook.database_uuid``
-takes the database's ``database.uuid``. Odoo's *Duplicate* and a restore as a copy give the copy a
-new ``database.uuid``: the two then differ and the copy's deliveries are held until an
-administrator decides (``models/webhook_copy.py``, ``runtime.claims.State.held``).
+At install (and by the upgrade to 11.0.3.0.0) the system parameters ``account_webhook.database_uuid``
+and ``account_webhook.database_name`` take the database's ``database.uuid`` and name. A copy has
+another name from its first moment, and Odoo's *Duplicate* and a restore as a copy give it a new
+``database.uuid`` at their end: the copy's deliveries are held until an administrator decides
+(``models/webhook_copy.py``, ``runtime.claims.State.held``).
 
 Odoo drops the addon's tables (with their triggers and indexes) and the records its data files
 created (menus, crons, views, the demo callbacks). It keeps system parameters an administrator
-set by hand and SQL functions, which belong to no table; this hook removes both, so that a
-reinstall starts from a clean database.
+set by hand, SQL functions, which belong to no table, and the callbacks' chatter; this hook
+removes them, so that a reinstall starts from a clean database.
 """
 import logging
 
 from odoo import SUPERUSER_ID, api
 
-from .runtime.claims import REMEMBERED_UUID
+from .runtime.claims import REMEMBERED_NAME, REMEMBERED_UUID
 
 _logger = logging.getLogger(__name__)
 
@@ -26,24 +27,29 @@ PARAM_PREFIX = 'account_webhook.'
 FUNCTION_PATTERN = r'account\_webhook%'
 
 
-def remember_database_uuid(cr, replace=False):
-    """``account_webhook.database_uuid`` := ``database.uuid``; an existing value is kept unless
+def remember_database(cr, replace=False, uuid=None):
+    """``account_webhook.database_uuid`` := ``database.uuid`` (or ``uuid``) and
+    ``account_webhook.database_name`` := the database's name; existing values are kept unless
     ``replace``. SQL only: it runs in migrations too, before the registry is complete."""
     cr.execute("""
         INSERT INTO ir_config_parameter (key, value, create_uid, create_date, write_uid, write_date)
-        SELECT %(key)s, value, %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
-          FROM ir_config_parameter WHERE key = 'database.uuid'
+        SELECT v.key, v.value, %(uid)s, now() at time zone 'UTC', %(uid)s, now() at time zone 'UTC'
+          FROM (VALUES (%(uuid_key)s, COALESCE(%(uuid)s, (SELECT value FROM ir_config_parameter
+                                                            WHERE key = 'database.uuid'))),
+                       (%(name_key)s, current_database()::varchar)) v(key, value)
+         WHERE v.value IS NOT NULL
             ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, write_date = EXCLUDED.write_date
                                   WHERE %(replace)s
-        RETURNING value""", dict(key=REMEMBERED_UUID, uid=SUPERUSER_ID, replace=bool(replace)))
-    row = cr.fetchone()
-    if row:
-        _logger.info('account_webhook: this database (database.uuid %s) is the one its callbacks send from', row[0])
+        RETURNING value""", dict(uuid_key=REMEMBERED_UUID, name_key=REMEMBERED_NAME, uuid=uuid, uid=SUPERUSER_ID,
+                                  replace=bool(replace)))
+    remembered = [row[0] for row in cr.fetchall()]
+    if remembered:
+        _logger.info('account_webhook: this database (%s) is the one its callbacks send from', ', '.join(remembered))
     api.Environment(cr, SUPERUSER_ID, {})['ir.config_parameter'].clear_caches()
 
 
 def post_init_hook(cr, registry):
-    remember_database_uuid(cr, replace=True)
+    remember_database(cr, replace=True)
 
 
 def uninstall_hook(cr, registry):
@@ -52,6 +58,10 @@ def uninstall_hook(cr, registry):
     params = params.filtered(lambda param: param.key.startswith(PARAM_PREFIX))
     _logger.info('account_webhook uninstall: removing system parameters %s', ', '.join(sorted(params.mapped('key'))))
     params.unlink()
+    # Odoo removes the followers of the addon's models, not their chatter: the callbacks' messages
+    # (tracking values with their URLs, alerts still in the mail queue) go with the callbacks
+    cr.execute("DELETE FROM mail_message WHERE model IN ('webhook.callback', 'webhook.replay')")
+    _logger.info('account_webhook uninstall: %s chatter messages removed', cr.rowcount)
     cr.execute("""SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                    WHERE n.nspname = current_schema() AND p.proname LIKE %s""", (FUNCTION_PATTERN,))
     for (signature,) in cr.fetchall():

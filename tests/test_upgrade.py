@@ -670,6 +670,7 @@ def test_uninstall_leaves_nothing_behind_and_reinstalling_keeps_the_administrato
     owned = sql(db, """SELECT model, res_id FROM ir_model_data WHERE module = %s
                         AND model IN ('ir.cron', 'ir.ui.menu')""", (ADDON,))
     assert {model for model, _id in owned} == {'ir.cron', 'ir.ui.menu'}
+    assert sql(db, "SELECT count(*) FROM mail_message WHERE model = 'webhook.callback'")[0][0] > 0  # demo chatter
 
     # an administrator tuned it, then uninstalls it from Apps
     odoo_script(CONFIG, db, ADMIN, log, button='uninstall', params={
@@ -683,6 +684,7 @@ def test_uninstall_leaves_nothing_behind_and_reinstalling_keeps_the_administrato
     assert sql(db, "SELECT model FROM ir_model WHERE model LIKE 'webhook.%'") == []
     assert sql(db, "SELECT name FROM ir_model_data WHERE module = %s", (ADDON,)) == []
     assert sql(db, "SELECT id FROM ir_act_server WHERE model_name LIKE 'webhook.%'") == []
+    assert sql(db, "SELECT id FROM mail_message WHERE model LIKE 'webhook.%'") == []
 
     # the allow-list set by hand, then installed again from Apps, with demo data
     odoo_script(CONFIG, db, ADMIN, log, button='install', params={ALLOWED: '192.168.10.0/24'})

@@ -16,6 +16,7 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import OrderedSet, formatLang
 
 from .. import batches, payload, sender
+from ..runtime import claims
 
 _logger = logging.getLogger(__name__)
 
@@ -26,6 +27,7 @@ KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 KEY_PATTERN = re.compile(r'^[A-Za-z0-9]{%d}$' % KEY_LENGTH)
 OVERLAP_PARAM = 'account_webhook.key_overlap_hours'
 DEFAULT_OVERLAP_HOURS = 24  # as Svix: the previous key stays valid this long after a rotation
+MAX_OVERLAP_HOURS = 8760  # a year
 ALERT_AFTER = datetime.timedelta(hours=1)  # an endpoint failing longer than this is an incident
 # mail.thread's own bookkeeping: writing only these is no revision of the callback
 MAIL_FIELDS = ('message_', 'activity_', 'website_message_ids')
@@ -112,8 +114,8 @@ class WebhookCallback(models.Model):
     last_success_at = fields.Datetime(string='Last delivered', compute='_compute_activity',
                                       help='When a delivery last reached the receiver.')
     # the incident its followers were last told of (see _check_alerts); written in SQL
-    alert_state = fields.Selection([('failing', 'Failing'), ('deactivated', 'Deactivated')],
-                                   readonly=True, copy=False)
+    alert_state = fields.Selection([('failing', 'Failing'), ('deactivated', 'Deactivated'),
+                                    ('quiet', 'Deactivated by an administrator')], readonly=True, copy=False)
     revision = fields.Integer(default=1, readonly=True, copy=False)
     revision_info = fields.Char(string='Revision history', compute='_compute_revision_info')
     sample_payload = fields.Text(
@@ -553,10 +555,10 @@ class WebhookCallback(models.Model):
             hours = float(value)
         except ValueError:
             hours = 0
-        if not hours > 0 or hours == float('inf'):
+        if not 0 < hours <= MAX_OVERLAP_HOURS:
             raise UserError(_('Rotate key: the system parameter %(param)s is "%(value)s"; it must be a positive '
-                              'number of hours (24 by default). Nothing was changed.') % {
-                                  'param': OVERLAP_PARAM, 'value': value})
+                              'number of hours, at most %(most)s (24 by default). Nothing was changed.') % {
+                                  'param': OVERLAP_PARAM, 'value': value, 'most': MAX_OVERLAP_HOURS})
         return hours
 
     @api.model
@@ -579,23 +581,43 @@ class WebhookCallback(models.Model):
     @api.model
     def _check_alerts(self):
         """Tell each callback's followers once per incident (chatter and email through the mail
-        queue): when the callback was deactivated (410 Gone, days of failures) or its endpoint has
-        been failing for more than ALERT_AFTER, and once more when that is over. ``alert_state``
-        remembers what they were last told; a callback archived by hand ends its incident quietly.
-        Reads only callbacks with an incident now or before (a join with the endpoints)."""
+        queue): when the callback was deactivated (410 Gone, days of failures), or when its
+        deliveries have failed for more than ALERT_AFTER (its endpoint's circuit breaker counts
+        timeouts, connection errors and 5xx; the attempts count any refusal, a 401 after a key
+        rotation say), and once more when that is over. ``alert_state`` remembers what they were
+        last told; a callback archived by hand, or by an administrator's decision in a copied
+        database (``quiet``), ends its incident without a message. Nothing in a held database (a
+        copy: its failures are the original's, frozen). Per active callback two probes of the
+        attempt indexes, as _deactivate_failing."""
         cr = self.env.cr
+        if claims.read_state(cr).held:
+            return 0
         cr.execute("""
-            SELECT id, alert_state, incident, failures, failing_since, last_error FROM (
-                SELECT c.id, c.alert_state, e.consecutive_failures AS failures, e.failing_since, e.last_error,
+            SELECT id, alert_state, incident, since, error FROM (
+                SELECT c.id, c.alert_state, LEAST(e.failing_since, f.at) AS since,
+                       COALESCE(last_failure.error, e.last_error) AS error,
                        CASE WHEN NOT c.active AND c.inactive_reason IS NOT NULL THEN 'deactivated'
-                            WHEN c.active AND e.failing_since < (now() at time zone 'UTC') - %s THEN 'failing'
+                            WHEN c.active AND LEAST(e.failing_since, f.at) < (now() at time zone 'UTC') - %s
+                            THEN 'failing'
                        END AS incident
                   FROM webhook_callback c
                   LEFT JOIN webhook_endpoint e ON e.name = c.endpoint AND e.consecutive_failures > 0
-                 WHERE c.alert_state IS NOT NULL OR NOT c.active OR e.failing_since IS NOT NULL) s
-             WHERE alert_state IS DISTINCT FROM incident ORDER BY id""", (ALERT_AFTER,))
+                  LEFT JOIN LATERAL (SELECT max(s.attempted_at) AS at FROM webhook_delivery_attempt s
+                                      WHERE s.callback_id = c.id AND s.success) last_success ON c.active
+                  LEFT JOIN LATERAL (SELECT min(a.attempted_at) AS at FROM webhook_delivery_attempt a
+                                      WHERE a.callback_id = c.id AND NOT a.success
+                                        AND a.attempted_at > COALESCE(last_success.at, '-infinity')) f ON c.active
+                  LEFT JOIN LATERAL (SELECT COALESCE(a.error, 'HTTP ' || a.status_code) AS error
+                                       FROM webhook_delivery_attempt a
+                                      WHERE a.callback_id = c.id AND f.at IS NOT NULL AND a.attempted_at >= f.at
+                                      ORDER BY a.attempted_at DESC LIMIT 1) last_failure ON c.active
+                 WHERE c.alert_state IS NOT NULL OR NOT c.active OR e.failing_since IS NOT NULL
+                       OR f.at IS NOT NULL) s
+             WHERE alert_state IS DISTINCT FROM incident
+               AND NOT (alert_state IS NOT DISTINCT FROM 'quiet' AND incident IS NOT DISTINCT FROM 'deactivated')
+             ORDER BY id""", (ALERT_AFTER,))
         changed = cr.fetchall()
-        for callback_id, told, incident, failures, since, error in changed:
+        for callback_id, told, incident, since, error in changed:
             callback = self.browse(callback_id).with_context(active_test=False)
             if incident == 'deactivated':
                 callback._alert(_('Callback %s deactivated') % callback.name,
@@ -603,15 +625,13 @@ class WebhookCallback(models.Model):
                                   'is fixed.') % {'reason': callback.inactive_reason})
             elif incident == 'failing':
                 callback._alert(_('Callback %s failing') % callback.name,
-                                _('Its endpoint %(endpoint)s has been failing since %(since)s UTC: %(failures)s '
-                                  'failures in a row, the last: %(error)s. Its deliveries wait and are retried.') % {
-                                    'endpoint': callback.endpoint, 'since': str(since)[:19],
-                                    'failures': failures,
-                                    'error': error})
-            elif callback.active:
+                                _('Its deliveries to %(endpoint)s have been failing since %(since)s UTC; the last '
+                                  'error: %(error)s. They wait and are retried.') % {
+                                    'endpoint': callback.endpoint, 'since': str(since)[:19], 'error': error})
+            elif callback.active and told != 'quiet':
                 callback._alert(_('Callback %s recovered') % callback.name,
                                 _('It is active again.') if told == 'deactivated'
-                                else _('Its endpoint %s answers again.') % callback.endpoint)
+                                else _('Its deliveries to %s go through again.') % callback.endpoint)
             cr.execute('UPDATE webhook_callback SET alert_state = %s WHERE id = %s', (incident, callback_id))
         self.invalidate_cache(['alert_state'])
         return len(changed)
@@ -627,8 +647,11 @@ class WebhookCallback(models.Model):
         return super(WebhookCallback, self).message_post(*args, **kwargs)
 
     def _company_sender(self):
+        """The company's address, else the current user's (the cron's), else none."""
         company = (self[:1].company_id or self.env.user.company_id).sudo()
-        return formataddr((company.name, company.email)) if company.email else False
+        if company.email:
+            return formataddr((company.name, company.email))
+        return formataddr((self.env.user.name, self.env.user.email)) if self.env.user.email else False
 
     def _alert(self, subject, body):
         """One message to the followers of the callback: in its chatter and, for those who get
@@ -682,7 +705,10 @@ class WebhookCallback(models.Model):
 
         One statement; per active callback, two probes of attempt indexes: the last success
         (webhook_delivery_attempt_success_index) and the first attempt after it (callback_time_index),
-        whatever the number of attempts."""
+        whatever the number of attempts. Nothing in a held database (a copy: its failures are the
+        original's, frozen; its held deliveries must still go out if an administrator keeps sending)."""
+        if claims.read_state(self.env.cr).held:
+            return self.browse()
         self.env.cr.execute("""
             SELECT c.id, first_failure.at
               FROM webhook_callback c

@@ -2,9 +2,9 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """A copied database does not talk to production receivers.
 
-Odoo's *Duplicate* and a restore as a copy give the copy a new ``database.uuid``; the addon
-remembers the one it was set up with (``account_webhook.database_uuid``, see hooks.py). While the
-two differ the database is *held* (``runtime.claims.State.held``): capture still writes the outbox,
+Odoo's *Duplicate* and a restore as a copy give the copy another name and a new ``database.uuid``;
+the addon remembers those it was set up with (``account_webhook.database_name`` and ``_uuid``, see
+hooks.py). While they differ the database is *held* (``runtime.claims.State.held``): capture still writes the outbox,
 nothing is sent, until an administrator decides here: keep sending (the held deliveries go out,
 with their event ids) or deactivate every callback.
 """
@@ -26,6 +26,8 @@ class WebhookCopyDecision(models.TransientModel):
     _description = 'Callbacks of a copied database'
 
     # what the dialog explains, as it was when it opened
+    database_name = fields.Char(string='This database', readonly=True)
+    remembered_name = fields.Char(string='Original database', readonly=True)
     database_uuid = fields.Char(string='This database UUID', readonly=True)
     remembered_uuid = fields.Char(string='Original database UUID', readonly=True)
     held = fields.Boolean(string='Deliveries held', readonly=True)
@@ -53,7 +55,8 @@ class WebhookCopyDecision(models.TransientModel):
         self._check_admin()
         values = super(WebhookCopyDecision, self).default_get(fields_list)
         state = self._copy_state()
-        known = dict(database_uuid=state.database_uuid, remembered_uuid=state.remembered_uuid, held=state.held,
+        known = dict(database_name=state.database, remembered_name=state.remembered_name,
+                     database_uuid=state.database_uuid, remembered_uuid=state.remembered_uuid, held=state.held,
                      held_count=self._waiting_count(), callback_count=len(state.callbacks))
         values.update((name, value) for name, value in known.items() if name in fields_list)
         return values
@@ -72,26 +75,32 @@ class WebhookCopyDecision(models.TransientModel):
         """Make this database the one the callbacks send from; with ``deactivate``, archive every
         active callback first. Logged on each callback's chatter. Returns the affected callbacks."""
         self._check_admin()
+        # one decision at a time: another administrator's waits here, then finds nothing to decide
+        self.env.cr.execute('SELECT id FROM ir_config_parameter WHERE key IN %s FOR UPDATE',
+                            ((claims.REMEMBERED_UUID, claims.REMEMBERED_NAME),))
         state = self._copy_state()
         if not state.held:  # decided meanwhile (another administrator, another tab): nothing to do
             return self.env['webhook.callback']
         callbacks = self.env['webhook.callback'].sudo().search([('active', '=', True)])  # every company's
         waiting = self._waiting_count()
-        was = _('This database is a copy of another (its database.uuid is %(now)s; the callbacks were set up in '
-                'the database with database.uuid %(original)s).') % dict(now=state.database_uuid,
-                                                                         original=state.remembered_uuid)
+        was = _('This database (%(name)s, database.uuid %(now)s) is a copy of the one its callbacks were set up in '
+                '(%(original_name)s, database.uuid %(original)s).') % dict(
+                    name=state.database, now=state.database_uuid, original_name=state.remembered_name or '?',
+                    original=state.remembered_uuid)
         if deactivate:
             callbacks.write({'active': False,
                              'inactive_reason': _('Deactivated because this database is a copy of another')})
             if callbacks:  # the administrator's own decision: no alert to the followers about it
-                self.env.cr.execute("UPDATE webhook_callback SET alert_state = 'deactivated' WHERE id IN %s",
+                self.env.cr.execute("UPDATE webhook_callback SET alert_state = 'quiet' WHERE id IN %s",
                                     (tuple(callbacks.ids),))
             body = _('%(copy)s %(user)s deactivated all callbacks; deliveries waiting stay in the outbox and are '
                      'sent if a callback is activated again.') % dict(copy=was, user=self.env.user.name)
         else:
             body = _('%(copy)s %(user)s decided that it keeps sending: the %(count)d deliveries waiting are '
                      'sent.') % dict(copy=was, user=self.env.user.name, count=waiting)
-        self.env['ir.config_parameter'].sudo().set_param(claims.REMEMBERED_UUID, state.database_uuid)
+        params = self.env['ir.config_parameter'].sudo()
+        params.set_param(claims.REMEMBERED_UUID, state.database_uuid)
+        params.set_param(claims.REMEMBERED_NAME, state.database)
         for callback in callbacks:
             callback.message_post(body=html_escape(body), author_id=self.env.user.partner_id.id)
         _logger.warning('Database %s: %s', self.env.cr.dbname, body)
@@ -101,13 +110,14 @@ class WebhookCopyDecision(models.TransientModel):
 
     @api.model
     def keep_sending(self):
-        """This copy sends like the original: the held deliveries go out, with their event ids."""
-        return self._decide(deactivate=False)
+        """This copy sends like the original: the held deliveries go out, with their event ids.
+        Returns the ids of the callbacks concerned (callable over XML-RPC)."""
+        return self._decide(deactivate=False).ids
 
     @api.model
     def deactivate_all(self):
-        """This copy sends nothing: every active callback is archived."""
-        return self._decide(deactivate=True)
+        """This copy sends nothing: every active callback is archived. Returns their ids."""
+        return self._decide(deactivate=True).ids
 
     @api.multi
     def action_keep_sending(self):

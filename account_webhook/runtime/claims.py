@@ -94,8 +94,10 @@ class Settings(object):
         self.lease = max(self.lease_seconds, self.timeout_connect + self.timeout_total + LEASE_MARGIN)
 
 
-# the database.uuid the addon runs with (set at install and by the upgrade to 11.0.3.0.0)
+# the database the addon runs in, its database.uuid and its name (set at install, by the upgrade to
+# 11.0.3.0.0 and when an administrator decides that a copy keeps sending)
 REMEMBERED_UUID = 'account_webhook.database_uuid'
+REMEMBERED_NAME = 'account_webhook.database_name'
 
 
 class State(object):
@@ -105,11 +107,13 @@ class State(object):
     def __init__(self, params, callbacks, breakers, database_uuid=None, database=None):
         params = params or {}
         self.settings = Settings({key[len('account_webhook.'):]: value for key, value in params.items()})
-        # Odoo's Duplicate and a restore as a copy give a database a new database.uuid: a copy
-        # (staging, tests) sends nothing until an administrator decides (webhook.copy.decision)
+        # Odoo's Duplicate and a restore as a copy give a database a new database.uuid, at the end
+        # of the copy; its name differs from the start (a renamed database counts as a copy too):
+        # a copy (staging, tests) sends nothing until an administrator decides (webhook.copy.decision)
         self.database, self.database_uuid = database, database_uuid
-        self.remembered_uuid = params.get(REMEMBERED_UUID)
-        self.held = bool(database_uuid and self.remembered_uuid and database_uuid != self.remembered_uuid)
+        self.remembered_uuid, self.remembered_name = params.get(REMEMBERED_UUID), params.get(REMEMBERED_NAME)
+        self.held = bool(database_uuid and self.remembered_uuid and database_uuid != self.remembered_uuid) or \
+            bool(database and self.remembered_name and database != self.remembered_name)
         self.callbacks = callbacks or []  # [id, url, endpoint, rate_limit, max_in_flight]
         self.failing = set()              # endpoints with failures in a row
         self.paused = {}                  # endpoint -> still cooling down (else: ready for one probe)
@@ -188,9 +192,9 @@ def claim(cr, state, capacity, in_flight=()):
     copy, see State) gets nothing.
     """
     if state.held:
-        _report_once('Database %s is a copy of another (its database.uuid is %s, its callbacks were set up with '
-                     '%s): deliveries are held until an administrator decides in Settings > Other Settings > '
-                     'Callbacks', state.database, state.database_uuid, state.remembered_uuid)
+        _report_once('Database %s is a copy of another (its database.uuid is %s, its callbacks were set up in %s '
+                     'with %s): deliveries are held until an administrator decides in Settings > Other Settings > '
+                     'Callbacks', state.database, state.database_uuid, state.remembered_name, state.remembered_uuid)
         return []
     if capacity <= 0:
         return []

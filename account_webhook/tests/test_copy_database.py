@@ -6,7 +6,7 @@ import uuid
 
 from odoo.exceptions import AccessError, UserError
 
-from ..hooks import remember_database_uuid
+from ..hooks import remember_database
 from ..runtime import claims
 from .test_delivery import DeliveryCase
 
@@ -21,6 +21,7 @@ class TestCopiedDatabase(DeliveryCase):
         self.original_uuid = self.Params.get_param('database.uuid')
         # the database as installed: it remembers its own uuid
         self.Params.set_param(claims.REMEMBERED_UUID, self.original_uuid)
+        self.Params.set_param(claims.REMEMBERED_NAME, self.env.cr.dbname)
 
     def make_copy(self):
         """What Odoo's Duplicate does to the copy (ir.config_parameter.init(force=True))."""
@@ -104,6 +105,9 @@ class TestCopiedDatabase(DeliveryCase):
         alert = self.env.ref('account_webhook.mt_callback_alert')
         self.assertFalse((self.callback + other_company).mapped('message_ids').filtered(
             lambda message: message.subtype_id == alert))
+        self.callback.write({'active': True})  # nor, later, that one is active again
+        self.Callback._cron_monitor()
+        self.assertFalse(self.callback.message_ids.filtered(lambda message: message.subtype_id == alert))
 
     def test_the_buttons_of_the_callback_form(self):
         self.make_copy()
@@ -117,7 +121,7 @@ class TestCopiedDatabase(DeliveryCase):
 
     def test_deciding_twice_changes_nothing_more(self):
         self.make_copy()
-        self.assertEqual(self.env['webhook.copy.decision'].keep_sending(), self.callback)
+        self.assertEqual(self.env['webhook.copy.decision'].keep_sending(), self.callback.ids)
         self.assertFalse(self.env['webhook.copy.decision'].deactivate_all())
         self.assertTrue(self.callback.active)
 
@@ -163,11 +167,48 @@ class TestCopiedDatabase(DeliveryCase):
 
     def test_the_database_uuid_is_remembered_at_install_and_upgrade(self):
         self.Params.search([('key', '=', claims.REMEMBERED_UUID)]).unlink()
-        remember_database_uuid(self.env.cr)  # the upgrade to 11.0.3.0.0
+        remember_database(self.env.cr)  # the upgrade to 11.0.3.0.0
         self.assertEqual(self.Params.get_param(claims.REMEMBERED_UUID), self.original_uuid)
         self.make_copy()
-        remember_database_uuid(self.env.cr)  # run again: what it remembered stays
+        remember_database(self.env.cr)  # run again: what it remembered stays
         self.assertEqual(self.Params.get_param(claims.REMEMBERED_UUID), self.original_uuid)
         new_uuid = self.make_copy()
-        remember_database_uuid(self.env.cr, replace=True)  # the install
+        remember_database(self.env.cr, replace=True)  # the install
         self.assertEqual(self.Params.get_param(claims.REMEMBERED_UUID), new_uuid)
+
+    def test_a_copy_under_another_name_is_held_from_its_first_moment(self):
+        """Before Odoo's Duplicate gives the copy its new uuid (at its very end), or a copy made with
+        createdb -T (same uuid): the name differs."""
+        self.Params.set_param(claims.REMEMBERED_NAME, 'production')
+        self.change()
+        with self.assertLogs(CLAIMS_LOGGER, 'WARNING'):
+            self.assertFalse(self.Delivery._claim())
+        self.assertTrue(self.callback.database_copy)
+        decision = self.decision()
+        self.assertEqual((decision.remembered_name, decision.database_name), ('production', self.env.cr.dbname))
+        decision.action_keep_sending()
+        self.assertEqual(self.Params.get_param(claims.REMEMBERED_NAME), self.env.cr.dbname)
+        self.assertFalse(self.state().held)
+        self.assertTrue(self.Delivery._claim())
+
+    def test_the_upgrade_holds_a_database_copied_before_it(self):
+        """A staging copy of production made before 11.0.3.0.0: Odoo's Duplicate reset its
+        database.create_date, later than its callbacks' creation."""
+        import importlib.util
+        import os
+        path = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'migrations', '11.0.3.0.0', 'post-migrate.py')
+        spec = importlib.util.spec_from_file_location('account_webhook_migration_11_0_3', path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        forget = [('key', 'in', (claims.REMEMBERED_UUID, claims.REMEMBERED_NAME))]
+        self.Params.search(forget).unlink()
+        self.Params.set_param('database.create_date', '2000-01-01 00:00:00')  # the original: made before
+        migration.migrate(self.env.cr, '11.0.2.0.0')
+        self.assertFalse(self.state().held)
+        self.Params.search(forget).unlink()
+        self.env.cr.execute('SELECT min(create_date) + interval \'1 second\' FROM webhook_callback')
+        self.Params.set_param('database.create_date', str(self.env.cr.fetchone()[0])[:19])  # a copy: after
+        migration.migrate(self.env.cr, '11.0.2.0.0')
+        self.assertEqual(self.Params.get_param(claims.REMEMBERED_UUID), migration.COPIED_BEFORE)
+        self.assertTrue(self.state().held)
+        self.assertIn('copied before', self.decision().remembered_uuid)

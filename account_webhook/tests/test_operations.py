@@ -67,7 +67,7 @@ class TestKeyRotation(DeliveryCase):
 
     def test_an_overlap_that_is_not_a_positive_number_is_refused(self):
         key = self.callback.key
-        for value in ('abc', '0', '-3', 'inf'):
+        for value in ('abc', '0', '-3', 'inf', '1e9'):
             self.Params.set_param('account_webhook.key_overlap_hours', value)
             with self.assertRaisesRegex(UserError, 'key_overlap_hours.*"%s".*positive number of hours' % value):
                 self.callback.action_rotate_key()
@@ -106,6 +106,8 @@ class TestKeyRotation(DeliveryCase):
         self.assertFalse(set(tracked.mapped('field')) & {'key', 'previous_key', 'headers'})
         with self.assertRaises(AccessError):
             self.callback.sudo(self.accountant).read(['previous_key'])
+        for name in ('key', 'previous_key', 'headers'):  # for anyone given read access to callbacks
+            self.assertEqual(self.Callback._fields[name].groups, 'base.group_system')
 
 
 class TestAuditTrail(DeliveryCase):
@@ -178,7 +180,7 @@ class TestAlerts(DeliveryCase):
             self.Callback._cron_monitor()
         [alert] = self.alerts()
         self.assertEqual(alert.subject, 'Callback Watched failing')
-        self.assertIn('7 failures in a row', alert.body)
+        self.assertIn('failing since', alert.body)
         self.assertIn('Connection refused', alert.body)
         [email] = self.emails_to_admin()
         self.assertEqual(email.state, 'outgoing', 'queued for the mail queue, not sent from the cron')
@@ -196,7 +198,7 @@ class TestAlerts(DeliveryCase):
         self.Callback._cron_monitor()
         recovered, _failing = self.alerts()
         self.assertEqual(recovered.subject, 'Callback Watched recovered')
-        self.assertIn('answers again', recovered.body)
+        self.assertIn('go through again', recovered.body)
         self.assertEqual(len(self.emails_to_admin()), 2)
 
     def test_a_410_deactivation_alerts_once_and_reactivation_once(self):
@@ -223,6 +225,33 @@ class TestAlerts(DeliveryCase):
 
     def test_archived_by_hand_no_alert(self):
         self.watched.write({'active': False})
+        self.Callback._cron_monitor()
+        self.assertFalse(self.alerts())
+
+    def test_a_receiver_refusing_everything_for_an_hour_alerts_once(self):
+        """401 after a key rotation, say: the endpoint answers, its circuit breaker stays closed,
+        but no delivery goes through."""
+        for _i in range(2):
+            self.receiver.answer(401, body=b'bad signature')
+            self.change()._send_now()
+        self.assertFalse(claims.read_state(self.env.cr).failing, 'the breaker counts no 4xx')
+        self.Callback._cron_monitor()
+        self.assertFalse(self.alerts(), 'refused for minutes only')
+        self.env.cr.execute("UPDATE webhook_delivery_attempt SET attempted_at = attempted_at - interval '2 hours' "
+                            "WHERE callback_id = %s", (self.watched.id,))
+        self.Callback._cron_monitor()
+        self.Callback._cron_monitor()
+        [alert] = self.alerts()
+        self.assertIn('HTTP 401', alert.body)
+        self.change()._send_now()  # accepted again
+        self.Callback._cron_monitor()
+        recovered, _failing = self.alerts()
+        self.assertIn('go through again', recovered.body)
+
+    def test_a_copied_database_alerts_no_one(self):
+        """Its endpoints' and attempts' rows are the original's, frozen while it is held."""
+        self.fail_endpoint(2)
+        self.Params.set_param('account_webhook.database_name', 'production')
         self.Callback._cron_monitor()
         self.assertFalse(self.alerts())
 
