@@ -44,7 +44,10 @@ def create_scratch(name, template=None, config=CONFIG, log_path=None):
         sql('postgres', 'CREATE DATABASE "%s"' % name, config=config)
     installed = sql(name, "SELECT 1 FROM pg_class WHERE relname = 'ir_module_module'", config=config) and sql(
         name, "SELECT 1 FROM ir_module_module WHERE name = 'account_webhook' AND state = 'installed'", config=config)
-    if not installed:
+    if installed:  # a copy of a database with the addon, which holds a copy's deliveries: this one sends
+        sql(name, "UPDATE ir_config_parameter SET value = current_database() "
+                  "WHERE key = 'account_webhook.database_name'", config=config)
+    else:
         log_path = log_path or os.path.join(ROOT, 'var', 'log', 'scale-%s.log' % name)
         with open(log_path, 'ab') as log:
             returncode = subprocess.call(
