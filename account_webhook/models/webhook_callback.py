@@ -31,6 +31,7 @@ MAX_OVERLAP_HOURS = 8760  # a year
 ALERT_AFTER = datetime.timedelta(hours=1)  # an endpoint failing longer than this is an incident
 # mail.thread's own bookkeeping: writing only these is no revision of the callback
 MAIL_FIELDS = ('message_', 'activity_', 'website_message_ids')
+LOGGED_FIELDS = ('field_ids', 'headers', 'key')  # changes logged by _log_changes (tracking cannot show them)
 
 
 def generate_key():
@@ -442,28 +443,33 @@ class WebhookCallback(models.Model):
             vals = self._resolve_names(vals, current_model=models_now.pop() if len(models_now) == 1 else None)
         if vals.get('active'):
             vals.setdefault('inactive_reason', False)
-        fields_before = {callback.id: callback.field_ids for callback in self} if 'field_ids' in vals else {}
+        logged = [name for name in LOGGED_FIELDS if name in vals]
+        before = {callback.id: {name: callback.sudo()[name] for name in logged} for callback in self}
         result = super(WebhookCallback, self).write(vals)
         if self.ids:
             self.env.cr.execute('UPDATE webhook_callback SET revision = revision + 1 WHERE id IN %s',
                                 (tuple(self.ids),))
             self.invalidate_cache(['revision'], self.ids)
-        self._log_changes(vals, fields_before)
+        if logged:
+            self._log_changes(before)
         self.clear_caches()
         return result
 
-    def _log_changes(self, vals, fields_before):
-        """The audit trail of what mail.thread's tracking does not show: the tracked fields
-        (many2many) and, without their values, the secrets."""
+    def _log_changes(self, before):
+        """The audit trail of what mail.thread's tracking does not show (LOGGED_FIELDS): the
+        tracked fields (many2many) and, without their values, the secrets; ``before``: their values
+        before the write, per callback."""
         for callback in self:
+            was = before.get(callback.id, {})
+            now = {name: callback.sudo()[name] for name in was}
             lines = []
-            if callback.id in fields_before and fields_before[callback.id] != callback.field_ids:
+            if 'field_ids' in was and was['field_ids'] != now['field_ids']:
                 lines.append(_('Fields: %(before)s → %(after)s') % {
-                    'before': ', '.join(sorted(fields_before[callback.id].mapped('name'))) or '-',
-                    'after': ', '.join(sorted(callback.field_ids.mapped('name'))) or '-'})
-            if 'headers' in vals:
+                    'before': ', '.join(sorted(was['field_ids'].mapped('name'))) or '-',
+                    'after': ', '.join(sorted(now['field_ids'].mapped('name'))) or '-'})
+            if 'headers' in was and (was['headers'] or '') != (now['headers'] or ''):
                 lines.append(_('Extra headers changed (their values are not shown).'))
-            if 'key' in vals and not self.env.context.get('webhook_key_logged'):
+            if 'key' in was and was['key'] != now['key'] and not self.env.context.get('webhook_key_logged'):
                 lines.append(_('Unique key changed (its value is not shown); the previous key no longer signs.'))
             if lines:
                 callback._log(*lines)
