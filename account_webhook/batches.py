@@ -9,6 +9,7 @@ only a little for a lock and gives way (it goes on at the next call) rather than
 an upgrade or an administrator's long transaction; the job stops at its time budget.
 """
 import logging
+import threading
 import time
 from contextlib import contextmanager
 
@@ -17,8 +18,17 @@ from psycopg2 import errorcodes
 
 _logger = logging.getLogger(__name__)
 
-GIVE_WAY = (errorcodes.LOCK_NOT_AVAILABLE, errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED)
+# a lock not granted in time, a serialization failure, a deadlock, a statement over its timeout:
+# the batch gives way, and the work goes on at the next call
+GIVE_WAY = (errorcodes.LOCK_NOT_AVAILABLE, errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED,
+            errorcodes.QUERY_CANCELED)
 _TIMEOUTS = "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)"
+
+
+def cron_commits():
+    """Whether a cron job commits its batches: always, except in tests, which run in one
+    transaction that is rolled back (as Odoo's mail queue decides)."""
+    return not getattr(threading.current_thread(), 'testing', False)
 
 
 @contextmanager
@@ -65,7 +75,7 @@ def run_batches(items, batch, max_seconds, commit, name):
             except Exception as error:  # rolled back by the batch's own transaction
                 if not commit:
                     raise
-                if isinstance(error, psycopg2.Error) and error.pgcode in GIVE_WAY + (errorcodes.QUERY_CANCELED,):
+                if isinstance(error, psycopg2.Error) and error.pgcode in GIVE_WAY:
                     _logger.info('%s gave way (%s); next time', name(item), error.pgcode)
                 else:  # the other items go on; this one is tried again at the next call
                     _logger.exception('%s: batch failed; tried again next time', name(item))

@@ -5,11 +5,9 @@ import datetime
 import json
 import logging
 import re
-import threading
 from email.utils import formataddr
 from random import SystemRandom
 from urllib.parse import urlsplit
-
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
@@ -32,6 +30,15 @@ ALERT_AFTER = datetime.timedelta(hours=1)  # an endpoint failing longer than thi
 # mail.thread's own bookkeeping: writing only these is no revision of the callback
 MAIL_FIELDS = ('message_', 'activity_', 'website_message_ids')
 LOGGED_FIELDS = ('field_ids', 'headers', 'key')  # changes logged by _log_changes (tracking cannot show them)
+# An active callback ``c``'s first failed attempt since its last success (``first_failure.at``; NULL when
+# its last attempt succeeded or it has none), in two probes of attempt indexes whatever their number:
+# the last success (webhook_delivery_attempt_success_index), the first attempt after it (callback_time_index).
+FIRST_FAILURE_JOINS = """
+    LEFT JOIN LATERAL (SELECT max(s.attempted_at) AS at FROM webhook_delivery_attempt s
+                        WHERE s.callback_id = c.id AND s.success) last_success ON c.active
+    LEFT JOIN LATERAL (SELECT min(a.attempted_at) AS at FROM webhook_delivery_attempt a
+                        WHERE a.callback_id = c.id AND NOT a.success
+                          AND a.attempted_at > COALESCE(last_success.at, '-infinity')) first_failure ON c.active"""
 
 
 def generate_key():
@@ -594,34 +601,32 @@ class WebhookCallback(models.Model):
         last told; a callback archived by hand, or by an administrator's decision in a copied
         database (``quiet``), ends its incident without a message. Nothing in a held database (a
         copy: its failures are the original's, frozen). Per active callback two probes of the
-        attempt indexes, as _deactivate_failing."""
+        attempt indexes (FIRST_FAILURE_JOINS), as _deactivate_failing."""
         cr = self.env.cr
         if claims.read_state(cr).held:
             return 0
         cr.execute("""
             SELECT id, alert_state, incident, since, error FROM (
-                SELECT c.id, c.alert_state, LEAST(e.failing_since, f.at) AS since,
+                SELECT c.id, c.alert_state, LEAST(e.failing_since, first_failure.at) AS since,
                        COALESCE(last_failure.error, e.last_error) AS error,
                        CASE WHEN NOT c.active AND c.inactive_reason IS NOT NULL THEN 'deactivated'
-                            WHEN c.active AND LEAST(e.failing_since, f.at) < (now() at time zone 'UTC') - %s
+                            WHEN c.active AND LEAST(e.failing_since, first_failure.at)
+                                              < (now() at time zone 'UTC') - %s
                             THEN 'failing'
                        END AS incident
                   FROM webhook_callback c
                   LEFT JOIN webhook_endpoint e ON e.name = c.endpoint AND e.consecutive_failures > 0
-                  LEFT JOIN LATERAL (SELECT max(s.attempted_at) AS at FROM webhook_delivery_attempt s
-                                      WHERE s.callback_id = c.id AND s.success) last_success ON c.active
-                  LEFT JOIN LATERAL (SELECT min(a.attempted_at) AS at FROM webhook_delivery_attempt a
-                                      WHERE a.callback_id = c.id AND NOT a.success
-                                        AND a.attempted_at > COALESCE(last_success.at, '-infinity')) f ON c.active
+                  {first_failure}
                   LEFT JOIN LATERAL (SELECT COALESCE(a.error, 'HTTP ' || a.status_code) AS error
                                        FROM webhook_delivery_attempt a
-                                      WHERE a.callback_id = c.id AND f.at IS NOT NULL AND a.attempted_at >= f.at
+                                      WHERE a.callback_id = c.id AND first_failure.at IS NOT NULL
+                                        AND a.attempted_at >= first_failure.at
                                       ORDER BY a.attempted_at DESC LIMIT 1) last_failure ON c.active
                  WHERE c.alert_state IS NOT NULL OR NOT c.active OR e.failing_since IS NOT NULL
-                       OR f.at IS NOT NULL) s
+                       OR first_failure.at IS NOT NULL) s
              WHERE alert_state IS DISTINCT FROM incident
                AND NOT (alert_state IS NOT DISTINCT FROM 'quiet' AND incident IS NOT DISTINCT FROM 'deactivated')
-             ORDER BY id""", (ALERT_AFTER,))
+             ORDER BY id""".format(first_failure=FIRST_FAILURE_JOINS), (ALERT_AFTER,))
         changed = cr.fetchall()
         for callback_id, told, incident, since, error in changed:
             callback = self.browse(callback_id).with_context(active_test=False)
@@ -709,22 +714,16 @@ class WebhookCallback(models.Model):
         """Deactivate callbacks whose deliveries have all failed for ``days`` days in a row: the
         first failed attempt after their last success is older than that. Returns them.
 
-        One statement; per active callback, two probes of attempt indexes: the last success
-        (webhook_delivery_attempt_success_index) and the first attempt after it (callback_time_index),
+        One statement; per active callback, two probes of attempt indexes (FIRST_FAILURE_JOINS),
         whatever the number of attempts. Nothing in a held database (a copy: its failures are the
         original's, frozen; its held deliveries must still go out if an administrator keeps sending)."""
         if claims.read_state(self.env.cr).held:
             return self.browse()
         self.env.cr.execute("""
             SELECT c.id, first_failure.at
-              FROM webhook_callback c
-              LEFT JOIN LATERAL (SELECT max(s.attempted_at) AS at FROM webhook_delivery_attempt s
-                                  WHERE s.callback_id = c.id AND s.success) last_success ON true
-             CROSS JOIN LATERAL (SELECT min(a.attempted_at) AS at FROM webhook_delivery_attempt a
-                                  WHERE a.callback_id = c.id AND NOT a.success
-                                    AND a.attempted_at > COALESCE(last_success.at, '-infinity')) first_failure
+              FROM webhook_callback c {first_failure}
              WHERE c.active AND first_failure.at < (now() at time zone 'UTC') - interval '1 day' * %s
-             ORDER BY c.id""", (days,))
+             ORDER BY c.id""".format(first_failure=FIRST_FAILURE_JOINS), (days,))
         failing = self.browse()
         for callback_id, since in self.env.cr.fetchall():
             callback = self.browse(callback_id)
@@ -788,7 +787,7 @@ class WebhookCallback(models.Model):
         its own transaction (committed, except in tests, as webhook.delivery._cron_housekeeping),
         for at most ``max_seconds``; what is left goes on at the next call. Returns how many
         records it queued."""
-        commit = not getattr(threading.current_thread(), 'testing', False)
+        commit = batches.cron_commits()
         return self._run_backfills(max_seconds, commit)
 
     @api.model

@@ -2,14 +2,14 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 import datetime
 import logging
-import threading
 import time
 from contextlib import contextmanager
 
 import psycopg2
 from psycopg2 import errorcodes
 
-from odoo import api, fields, models
+from odoo import _, api, fields, models
+from odoo.exceptions import UserError
 
 from .. import batches, runtime, sender
 from ..runtime import claims
@@ -88,8 +88,6 @@ class WebhookDelivery(models.Model):
             return
         state = claims.read_state(self.env.cr)
         if state.held:  # a copy of another database: nothing goes out before an administrator decides
-            from odoo import _
-            from odoo.exceptions import UserError
             raise UserError(_('This database is a copy of another, so its callbacks send nothing for now. An '
                               'administrator decides in Settings > Other Settings > Callbacks whether it keeps '
                               'sending or deactivates all callbacks.'))
@@ -162,7 +160,7 @@ class WebhookDelivery(models.Model):
         other cron job waits for the cron worker (what is left waits for the next call). See
         _housekeeping. In tests (which run in one transaction that is rolled back) nothing is
         committed, as Odoo's mail queue does."""
-        commit = not getattr(threading.current_thread(), 'testing', False)
+        commit = batches.cron_commits()
         return self._housekeeping(max_seconds, commit=commit, yield_to_crons=commit)
 
     @api.model
@@ -195,7 +193,7 @@ class WebhookDelivery(models.Model):
             with self._housekeeping_step(commit, report):
                 report['deactivated'] = len(self.env['webhook.callback']._deactivate_failing())
         except psycopg2.Error as error:
-            if error.pgcode not in batches.GIVE_WAY + (errorcodes.QUERY_CANCELED,):
+            if error.pgcode not in batches.GIVE_WAY:
                 raise
             _logger.info('Callbacks housekeeping: failing callbacks not checked (%s); next time', error.pgcode)
         size, last = FIRST_BATCH, 0.0
@@ -213,7 +211,7 @@ class WebhookDelivery(models.Model):
                     if error.pgcode == errorcodes.QUERY_CANCELED and size > MIN_BATCH:
                         size = max(MIN_BATCH, size // 4)
                         continue
-                    if error.pgcode not in batches.GIVE_WAY + (errorcodes.QUERY_CANCELED,):
+                    if error.pgcode not in batches.GIVE_WAY:
                         raise
                     report['stopped'] = 'lock' if error.pgcode == errorcodes.LOCK_NOT_AVAILABLE else error.pgcode
                     break

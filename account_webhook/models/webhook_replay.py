@@ -5,7 +5,6 @@ states, queued again with their original event ids (what webhook.delivery.action
 in bounded batches each committed on its own by a cron (as the backfill of webhook.callback)."""
 import datetime
 import logging
-import threading
 
 import psycopg2
 
@@ -236,7 +235,7 @@ class WebhookReplay(models.Model):
         progress, each batch its own transaction (committed, except in tests, as the backfill), for
         at most ``max_seconds``; what is left goes on at the next call. Returns how many
         deliveries it queued again."""
-        commit = not getattr(threading.current_thread(), 'testing', False)
+        commit = batches.cron_commits()
         return self._run_replays(max_seconds, commit, batch_size)
 
     @api.model
