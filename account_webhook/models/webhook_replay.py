@@ -10,7 +10,6 @@ import psycopg2
 
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError, ValidationError
-from odoo.tools import html_escape
 from odoo.tools.misc import formatLang
 
 from .. import batches
@@ -213,10 +212,10 @@ class WebhookReplay(models.Model):
                 raise UserError(_('Replay: a replay of the callback %s is already in progress. Wait until it '
                                   'is done.') % replay.callback_id.name) from None
             replay.invalidate_cache(ids=replay.ids)
-            replay.callback_id.message_post(body=html_escape(
+            replay.callback_id._log(
                 _('Replay of %(total)s deliveries recorded between %(start)s and %(end)s UTC (%(states)s) asked.') % {
                     'total': formatLang(self.env, total, digits=0), 'start': replay.date_from,
-                    'end': replay.date_to, 'states': replay._states_label()}))
+                    'end': replay.date_to, 'states': replay._states_label()})
             _logger.info('Callback %s: replay %s of %s deliveries asked', replay.callback_id.id, replay.id, total)
         batches.wake_cron(self.env, 'account_webhook.ir_cron_webhook_replay')
         if len(self) != 1:
@@ -303,8 +302,7 @@ class WebhookReplay(models.Model):
                 count = cr.fetchone()[0]
                 if finished:
                     callback = self.env['webhook.callback'].sudo().browse(callback_id)
-                    callback.message_post(body=html_escape(_('Replay done: %s deliveries queued again.') % formatLang(
-                        self.env, count, digits=0)))
+                    callback._log(_('Replay done: %s deliveries queued again.') % formatLang(self.env, count, digits=0))
                     _logger.info('Callback %s: replay %s done, %s deliveries queued again', callback_id, self.id,
                                  count)
         finally:
