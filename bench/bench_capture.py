@@ -46,10 +46,16 @@ FILTER_FIELDS = ('email', 'phone', 'street')
 FILTER = "[('name', '=like', 'Bench partner %')]"  # every partner the scenario writes on
 
 
+def _no_capture_env(cr):
+    """The superuser's environment with capture off (the addon is importable once Odoo loaded it)."""
+    from odoo.addons.account_webhook.models.webhook_mixin import NO_TRIGGER, NO_TRIGGER_KEY
+    return odoo.api.Environment(cr, odoo.SUPERUSER_ID, {NO_TRIGGER_KEY: NO_TRIGGER})
+
+
 def setup_fixtures(registry, size):
     """Committed records to write on, and the callbacks of each mode (inactive until used)."""
     with registry.cursor() as cr:
-        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {'account_webhook_no_trigger': True})
+        env = _no_capture_env(cr)
         env['webhook.callback'].with_context(active_test=False).search([('name', '=like', 'bench %')]).unlink()
         callbacks = {}
         for model, field_sets in FIELDS.items():
@@ -143,7 +149,7 @@ def sample(registry, scenario, batch, mode, counter, partner_ids, invoice_ids):
 def bench_backfill(registry, size, batch_size):
     """Records enqueued per second by the backfill cron's body over ``size`` contacts."""
     with registry.cursor() as cr:
-        env = odoo.api.Environment(cr, odoo.SUPERUSER_ID, {'account_webhook_no_trigger': True})
+        env = _no_capture_env(cr)
         cr.execute("SELECT count(*) FROM res_partner WHERE name LIKE 'Bench backfill %%'")
         missing = size - cr.fetchone()[0]
         started = time.perf_counter()

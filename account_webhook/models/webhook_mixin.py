@@ -30,8 +30,13 @@ search per callback with a filter, none for callbacks without one. Create and up
 need the record to match after the change, delete events before the deletion.
 
 Nothing is sent from here: the rows commit or roll back with the change.
-The context key ``account_webhook_no_trigger`` or the system parameter
-``account_webhook.capture_disabled`` switch capture off.
+
+Switching capture off is for server-side code and administrators only: the context key
+``account_webhook_no_trigger`` counts only when its value is ``NO_TRIGGER``, an object that no
+XML-RPC or JSON-RPC client can send (what a client sends under that key, ``True`` say, is
+ignored); ``without_capture(records)`` sets it. The system parameter
+``account_webhook.capture_disabled``, which only administrators can set, switches capture off for
+everyone, and setting it is logged (see ``models/ir_config_parameter.py``).
 """
 from contextlib import contextmanager
 
@@ -41,6 +46,25 @@ from .. import payload
 
 NO_TRIGGER_KEY = 'account_webhook_no_trigger'
 DISABLED_PARAM = 'account_webhook.capture_disabled'
+
+
+class _ServerSide(object):
+    """The value of NO_TRIGGER_KEY that switches capture off: a Python object, which RPC cannot carry."""
+
+    def __repr__(self):
+        return 'NO_TRIGGER'
+
+
+NO_TRIGGER = _ServerSide()
+
+
+def without_capture(records):
+    """``records`` in a context where their changes write no outbox rows (server-side code only)."""
+    return records.with_context(**{NO_TRIGGER_KEY: NO_TRIGGER})
+
+
+def _capture_off(env):
+    return env.context.get(NO_TRIGGER_KEY) is NO_TRIGGER
 
 
 class _Transaction(object):
@@ -87,7 +111,7 @@ class WebhookMixin(models.AbstractModel):
 
     def _webhook_callbacks(self):
         """Active callbacks of this model, or () when capture is off (no query when cached)."""
-        if not self._webhook_capable or self.env.context.get(NO_TRIGGER_KEY):
+        if not self._webhook_capable or _capture_off(self.env):
             return ()
         callbacks = self.env['webhook.callback'].sudo()._active_callbacks(self._name)
         if callbacks and self.env['ir.config_parameter'].sudo().get_param(DISABLED_PARAM, '') \
@@ -98,7 +122,7 @@ class WebhookMixin(models.AbstractModel):
     def _webhook_parent_model(self):
         """The parent model when it has callbacks (see _webhook_parent_field), else None."""
         field = self._webhook_parent_field
-        if not field or self.env.context.get(NO_TRIGGER_KEY):
+        if not field or _capture_off(self.env):
             return None
         parent_model = self.env[self._fields[field].comodel_name]
         return parent_model if parent_model._webhook_callbacks() else None

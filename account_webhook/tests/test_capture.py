@@ -6,6 +6,7 @@ from odoo import fields
 from odoo.exceptions import UserError
 from odoo.tools import mute_logger
 
+from ..models.webhook_mixin import without_capture
 from .common import WebhookCase
 
 UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')
@@ -101,7 +102,7 @@ class TestPartnerCapture(WebhookCase):
         self.assertEqual(body['values']['email'], 'kept@example.com')
 
     def test_kill_switch_context_key(self):
-        Partner = self.env['res.partner'].with_context(account_webhook_no_trigger=True)
+        Partner = without_capture(self.env['res.partner'])
         partner = Partner.create({'name': 'Imported', 'email': 'imported@example.com'})
         partner.write({'email': 'x@example.com'})
         Partner.browse(self.partner.id).write({'email': 'y@example.com'})
@@ -146,7 +147,7 @@ class TestPartnerCapture(WebhookCase):
             partners.invalidate_cache()
             cr = self.env.cr
             start = cr.sql_log_count
-            partners.with_context(account_webhook_no_trigger=True).write({'email': 'n@example.com'})
+            without_capture(partners).write({'email': 'n@example.com'})
             without = cr.sql_log_count - start
             partners.invalidate_cache()
             start = cr.sql_log_count
@@ -373,7 +374,7 @@ class TestFilter(WebhookCase):
                                       filter_domain="[('type', '=', 'out_invoice')]")
         invoice = self.make_invoice()
         refund = self.make_invoice()
-        refund.with_context(account_webhook_no_trigger=True).write({'type': 'out_refund'})
+        without_capture(refund).write({'type': 'out_refund'})
         self.new_transaction()
         (invoice | refund).mapped('invoice_line_ids').write({'quantity': 5})
         [body] = self.payloads(on_lines)
