@@ -130,3 +130,38 @@ def test_integrator_backfills_the_existing_records_that_match(admin_rpc, odoo_db
     finally:
         admin_rpc('webhook.callback', 'unlink', [callback_id])
         admin_rpc('res.partner', 'unlink', partner_ids)
+
+
+def test_deliveries_are_read_only_but_for_their_buttons(admin_rpc):
+    """Odoo 11's admin is the superuser, whom access rights do not stop: the deliveries refuse
+    create, write and copy themselves; Resend (done or failed ones) and delete remain."""
+    callback_id = admin_rpc('webhook.callback', 'create', {
+        'name': 'read-only deliveries', 'model': 'res.partner', 'action': 'create',
+        'url': 'https://erp.example.com/hooks'})
+    partner = admin_rpc('res.partner', 'create', {'name': 'Read-only delivery'})
+    try:
+        [delivery] = admin_rpc('webhook.delivery', 'search_read', [['callback_id', '=', callback_id]],
+                               fields=['payload', 'state', 'event_id'])
+        for call in (lambda: admin_rpc('webhook.delivery', 'write', [delivery['id']], {'payload': '{"forged": 1}'}),
+                     lambda: admin_rpc('webhook.delivery', 'write', [delivery['id']], {'callback_id': callback_id}),
+                     lambda: admin_rpc('webhook.delivery', 'create', {
+                         'callback_id': callback_id, 'event_id': 'forged', 'res_model': 'res.partner',
+                         'res_id': partner, 'operation': 'create', 'payload': '{}'}),
+                     lambda: admin_rpc('webhook.delivery', 'copy', delivery['id']),
+                     lambda: admin_rpc('webhook.delivery.attempt', 'create', {
+                         'delivery_id': delivery['id'], 'callback_id': callback_id}),
+                     lambda: admin_rpc('webhook.endpoint', 'create', {'name': 'https://erp.example.com:443'})):
+            with pytest.raises(xmlrpc.client.Fault) as fault:
+                call()
+            assert 'are written by the callbacks only' in fault.value.faultString
+        with pytest.raises(xmlrpc.client.Fault) as fault:  # pending: it goes out anyway
+            admin_rpc('webhook.delivery', 'action_resend', [delivery['id']])
+        assert 'only delivered and failed deliveries can be sent again' in fault.value.faultString
+        assert admin_rpc('webhook.delivery', 'search_read', [['id', '=', delivery['id']]],
+                         fields=['payload', 'state', 'event_id']) == [delivery]
+        assert admin_rpc('webhook.delivery', 'search_count', [['event_id', '=', 'forged']]) == 0
+        admin_rpc('webhook.delivery', 'unlink', [delivery['id']])
+        assert admin_rpc('webhook.delivery', 'search_count', [['id', '=', delivery['id']]]) == 0
+    finally:
+        admin_rpc('webhook.callback', 'unlink', [callback_id])
+        admin_rpc('res.partner', 'unlink', [partner])

@@ -150,3 +150,23 @@ def _verifies(webhook, request):
         return True
     except Exception:  # noqa: BLE001 (another callback's key)
         return False
+
+
+def test_an_accountant_cannot_switch_capture_off(integrator, receiver, product_server):
+    """The context key that switches capture off in server code is ignored when a client sends it."""
+    rpc = integrator
+    receiver.reset()
+    login = 'journey-accountant-%d' % product_server.port
+    rpc('res.users', 'create', {'name': 'Journey accountant', 'login': login, 'password': 'accountant',
+                                'email': 'accountant@example.com',
+                                'groups_id': [(6, 0, [rpc.ref('account.group_account_invoice')])]})
+    accountant = Rpc(product_server.url, product_server.database, login, 'accountant')
+    customer, other = [rpc('res.partner', 'create', {'name': name}) for name in ('Quiet Customer', 'Bank Change')]
+    receivable = rpc('account.account', 'search', [['user_type_id', '=', rpc.ref(
+        'account.data_account_type_receivable')]], limit=1)[0]
+    silent = {'account_webhook_no_trigger': True}
+    invoice = accountant('account.invoice', 'create', {'partner_id': customer, 'account_id': receivable},
+                         context=silent)
+    accountant('account.invoice', 'write', [invoice], {'partner_id': other}, context=silent)
+    received = wait_quiet(receiver, 4)
+    assert events_of(received, 'account.invoice', invoice) == [('create', None), ('update', ['partner_id'])]

@@ -1,4 +1,5 @@
 from . import webhook_mixin
+from . import webhook_record
 from . import webhook_callback
 from . import webhook_delivery
 from . import webhook_delivery_attempt

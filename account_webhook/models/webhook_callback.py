@@ -15,6 +15,7 @@ from odoo.tools.misc import OrderedSet, formatLang
 
 from .. import batches, payload, sender
 from ..runtime import claims
+from .webhook_record import written_by_addon
 
 _logger = logging.getLogger(__name__)
 
@@ -687,7 +688,7 @@ class WebhookCallback(models.Model):
         """POST a test event (operation "ping") now and open its delivery, which shows the result."""
         self.ensure_one()
         event_id = payload.new_event_id()
-        delivery = self.env['webhook.delivery'].sudo().create({
+        delivery = written_by_addon(self.env['webhook.delivery'].sudo()).create({
             'callback_id': self.id, 'event_id': event_id, 'res_model': self.model, 'res_id': 0,
             'operation': 'ping', 'state': 'sending',
             'payload': payload.dumps(self.model, 'ping', None, {}, event_id, payload.utc_timestamp())})

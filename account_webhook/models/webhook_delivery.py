@@ -12,6 +12,7 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from .. import batches, runtime, sender
+from .webhook_record import written_by_addon
 from ..runtime import claims
 from ..runtime.engine import NOTIFY_CHANNEL, Engine
 
@@ -31,6 +32,7 @@ class WebhookDelivery(models.Model):
     A rollback drops the row with the change; nothing is sent from inside a transaction.
     """
     _name = 'webhook.delivery'
+    _inherit = ['webhook.record']
     _description = 'Callback delivery'
     _order = 'id desc'
 
@@ -142,8 +144,16 @@ class WebhookDelivery(models.Model):
 
     @api.multi
     def action_resend(self):
-        """Send again, with the same event id (webhook-id): receivers deduplicate on it."""
-        self.write({'state': 'pending', 'next_attempt_at': fields.Datetime.now(), 'lease_until': False})
+        """Send again, with the same event id (webhook-id): receivers deduplicate on it. Only delivered
+        and failed ones (the button's states): one pending or being sent goes out anyway."""
+        self.check_access_rights('write')
+        self.check_access_rule('write')
+        busy = self.filtered(lambda delivery: delivery.state not in ('done', 'failed'))
+        if busy:
+            raise UserError(_('Resend: %s is still waiting to be sent or being sent; only delivered and failed '
+                              'deliveries can be sent again.') % busy[0].display_name)
+        written_by_addon(self).write({'state': 'pending', 'next_attempt_at': fields.Datetime.now(),
+                                      'lease_until': False})
         return True
 
     # -- crons -----------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ from odoo import api, fields, models
 class WebhookDeliveryAttempt(models.Model):
     """One row per HTTP attempt of a delivery: what happened, for the administrator."""
     _name = 'webhook.delivery.attempt'
+    _inherit = ['webhook.record']
     _description = 'Callback delivery attempt'
     _order = 'id desc'
 

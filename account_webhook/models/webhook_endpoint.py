@@ -8,6 +8,7 @@ class WebhookEndpoint(models.Model):
     dispatcher. Written by the dispatch runtime in SQL (see runtime/claims.py); read by the
     callbacks' health."""
     _name = 'webhook.endpoint'
+    _inherit = ['webhook.record']
     _description = 'Callback endpoint'
     _order = 'name'
 
