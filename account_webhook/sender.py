@@ -28,7 +28,24 @@ import time
 from urllib.parse import urlsplit
 
 EXCERPT_BYTES = 4096
+TEXT_CHARS = 2000  # an error text kept on an attempt, at most
+MAX_RETRY_AFTER = 86400  # a receiver asks for a pause of at most this many seconds
+DEADLINE_GRACE = 0.5  # a request still running this long after its total timeout is cut
 USER_AGENT = 'account_webhook (Odoo 11)'
+
+
+def clean_text(value, limit=None):
+    """What a receiver or the network said, safe to store: text (undecodable bytes replaced), no NUL
+    (PostgreSQL refuses it) nor other control characters but tab and line breaks, at most ``limit``
+    characters."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        value = value.decode('utf-8', 'replace')
+    elif not isinstance(value, str):
+        value = str(value)
+    value = ''.join(char if char >= ' ' or char in '\t\n\r' else '\ufffd' for char in value)
+    return value[:limit] if limit else value
 
 
 class BlockedTarget(OSError):
@@ -163,12 +180,13 @@ class Connections(object):
         self._lock = threading.Lock()
         self._tls = ssl.create_default_context()
 
-    def get(self, url):
-        """``(connection, reused)`` for ``url``'s endpoint; a new one is connected on first use."""
+    def get(self, url, fresh=False):
+        """``(connection, reused)`` for ``url``'s endpoint; a new one is connected on first use (and
+        with ``fresh``)."""
         key = endpoint_of(url)
         with self._lock:
             idle = self._idle.get(key)
-            if idle:
+            if idle and not fresh:
                 return idle.pop(), True
         parts = urlsplit(url)
         if parts.scheme == 'https':
@@ -213,12 +231,16 @@ class Result(object):
     """What one POST gave: a status code, or an error (``blocked``: refused by the guard)."""
 
     def __init__(self, status_code=None, excerpt='', error=None, blocked=False, retry_after=None, duration_ms=0):
-        self.status_code = status_code
-        self.excerpt = excerpt
-        self.error = error
+        # whatever the receiver answered, what is kept fits the attempt's columns
+        self.status_code = status_code if isinstance(status_code, int) and 100 <= status_code <= 999 else (
+            None if status_code is None else 0)
+        self.excerpt = clean_text(excerpt, EXCERPT_BYTES) or ''
+        self.error = clean_text(error, TEXT_CHARS)
+        if self.status_code == 0 and not self.error:
+            self.error = 'invalid answer: status %s' % clean_text(repr(status_code), 100)
         self.blocked = blocked
-        self.retry_after = retry_after
-        self.duration_ms = duration_ms
+        self.retry_after = clean_text(retry_after, 100)
+        self.duration_ms = max(0, min(int(duration_ms or 0), 2 ** 31 - 1))
 
     @property
     def ok(self):
@@ -243,9 +265,27 @@ def post(connections, url, body, headers, connect_timeout, total_timeout, handle
     headers = dict(headers, **{'Content-Type': 'application/json'})
     if not any(name.lower() == 'user-agent' for name in headers):  # a callback may set its own
         headers['User-Agent'] = USER_AGENT
-    handle = handle or Handle()
-    for _try in range(2):
-        connection, reused = connections.get(url)
+    # A receiver dripping its answer a byte at a time restarts the socket's timeout at each byte: the
+    # request is cut at its deadline, by the dispatcher for the handles it gives (engine._cut_overdue),
+    # else by a timer of its own (the test event, actions).
+    timer = None
+    if handle is None:
+        handle = Handle()
+        timer = threading.Timer(total_timeout + DEADLINE_GRACE, handle.abort)
+        timer.daemon = True
+        timer.start()
+    try:
+        return _post(connections, url, path, body, headers, connect_timeout, total_timeout, handle, start,
+                     deadline)
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def _post(connections, url, path, body, headers, connect_timeout, total_timeout, handle, start, deadline):
+    for attempt in range(2):
+        # a reused connection the receiver closed meanwhile: once more, on a new connection
+        connection, reused = connections.get(url, fresh=attempt > 0)
         handle.connection = connection
         try:
             if connection.sock is None:
@@ -267,15 +307,16 @@ def post(connections, url, body, headers, connect_timeout, total_timeout, handle
             connection.close()
             return Result(error='timeout: %s' % (error or 'no answer within %ss' % total_timeout),
                           duration_ms=_ms(start))
-        except (OSError, http.client.HTTPException) as error:
+        except (OSError, http.client.HTTPException, ValueError) as error:
+            # ValueError: an answer http.client cannot parse (a status line or header it refuses)
             connection.close()
             return _failure(start, deadline, 'connection error: %s' % (error,))
         if response.isclosed() and not response.will_close:
             connections.put(url, connection)
         else:  # a longer body than we read, or the receiver closes: not reusable
             connection.close()
-        return Result(response.status, excerpt.decode('utf-8', 'replace'),
-                      retry_after=response.getheader('Retry-After'), duration_ms=_ms(start))
+        return Result(response.status, excerpt, retry_after=response.getheader('Retry-After'),
+                      duration_ms=_ms(start))
 
 
 def _failure(start, deadline, error):
@@ -288,20 +329,26 @@ def _ms(start):
     return int((time.monotonic() - start) * 1000)
 
 
+_DELAY_SECONDS = re.compile(r'^[0-9]{1,12}$')  # RFC 9110 10.2.3: delay-seconds = 1*DIGIT (ASCII)
+
+
 def retry_after_seconds(value, now=None):
-    """Seconds from a Retry-After header (delay-seconds or HTTP-date), or None."""
-    if not value:
+    """Seconds from a Retry-After header (delay-seconds or HTTP-date, RFC 9110), at most
+    MAX_RETRY_AFTER; None when it is neither. Never raises, whatever the receiver sent."""
+    if not value or not isinstance(value, str):
         return None
-    value = value.strip()
-    if value.isdigit():
-        return int(value)
+    value = value.strip(' \t')
+    if _DELAY_SECONDS.match(value):
+        return min(int(value), MAX_RETRY_AFTER)
+    if any(ord(char) > 127 for char in value):
+        return None
     try:
         moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if moment is None:
+            return None
+        now = now or datetime.datetime.now(datetime.timezone.utc)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=datetime.timezone.utc)
+        return max(0, min(int((moment - now).total_seconds()), MAX_RETRY_AFTER))
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
-    if moment is None:
-        return None
-    now = now or datetime.datetime.now(datetime.timezone.utc)
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=datetime.timezone.utc)
-    return max(0, int((moment - now).total_seconds()))

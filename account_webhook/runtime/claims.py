@@ -13,6 +13,8 @@ import re
 import time
 from collections import OrderedDict
 
+import psycopg2
+
 from .. import sender
 
 _logger = logging.getLogger(__name__)
@@ -293,9 +295,53 @@ _ATTEMPT_COLUMNS = ('delivery_id, callback_id, attempted_at, status_code, durati
 def record(cr, state, results, sent_by=None):
     """Store each ``(job, Result)``: an attempt row each; the delivery done, retried later or
     failed; the endpoints' circuit breakers. Deliveries deleted meanwhile are skipped. Returns
-    the endpoints whose breaker this opened. Delivered ones cost one statement in all."""
+    the endpoints whose breaker this opened. Delivered ones cost one statement in all.
+
+    Whatever a receiver answered cannot stop the others' results: when the batch cannot be stored
+    for another reason than the database (an answer that slipped through the sender's cleaning, a
+    bug), its statements are undone and each result is stored alone; one that still fails is stored
+    as a failed attempt of its delivery, "internal error: ...", retried by its schedule. Database
+    errors are raised: the caller keeps the results for its next transaction."""
     if not results:
         return set()
+    try:
+        return _in_savepoint(cr, state, results, sent_by)
+    except _PASS_ON:
+        raise
+    except Exception:  # pylint: disable=broad-except  # see the docstring
+        _logger.exception('account_webhook: recording %s results at once failed; one by one', len(results))
+    opened = set()
+    for job, result in results:
+        try:
+            opened |= _in_savepoint(cr, state, [(job, result)], sent_by)
+        except _PASS_ON:
+            raise
+        except Exception as error:  # pylint: disable=broad-except
+            _logger.exception('account_webhook: delivery %s: its result could not be recorded', job.id)
+            failure = sender.Result(error='internal error: the answer could not be recorded (%s: %s)' % (
+                error.__class__.__name__, error), duration_ms=getattr(result, 'duration_ms', 0))
+            opened |= _in_savepoint(cr, state, [(job, failure)], sent_by)
+    return opened
+
+
+_PASS_ON = (psycopg2.Error, KeyboardInterrupt, SystemExit)
+
+
+def _in_savepoint(cr, state, results, sent_by):
+    """_record in a savepoint, undone when it raises anything else than a database error."""
+    cr.execute('SAVEPOINT account_webhook_record')
+    try:
+        opened = _record(cr, state, results, sent_by)
+    except psycopg2.Error:
+        raise  # the transaction is aborted: the caller rolls it back
+    except Exception:
+        cr.execute('ROLLBACK TO SAVEPOINT account_webhook_record')
+        raise
+    cr.execute('RELEASE SAVEPOINT account_webhook_record')
+    return opened
+
+
+def _record(cr, state, results, sent_by):
     now = datetime.datetime.utcnow().replace(microsecond=0)
 
     def attempt_row(job, result):

@@ -27,7 +27,6 @@ NOTIFY_CHANNEL = 'account_webhook_delivery'
 POLL_SECONDS = 2          # look for retries that came due, rate limits and breakers that reopened
 DISCOVERY_SECONDS = 60    # look for databases that installed or removed the addon
 ERROR_PAUSE = 5
-DEADLINE_GRACE = 0.5      # a request still running this long after its total timeout is cut
 
 
 class Connection(psycopg2.extensions.connection):
@@ -162,8 +161,11 @@ class Database(object):
                 in_flight = [job for job in self.in_flight.values() if job.id not in busy]
                 capacity = min(capacity + len(busy), settings.concurrency - len(in_flight))
                 jobs = [] if engine.stopping else claims.claim(cr, state, capacity, in_flight)
-        except (psycopg2.Error, OSError) as error:
+        except Exception as error:  # pylint: disable=broad-except
+            # a database or network error, or a bug: the results wait for the next cycle, the engine goes on
             self.unrecorded = results + self.unrecorded
+            if not isinstance(error, (psycopg2.Error, OSError)):
+                _logger.exception('account_webhook dispatcher, database %s: a cycle failed', self.name)
             self._log_error('work', '%s; trying again in %ss' % (str(error).strip(), ERROR_PAUSE))
             self.close_work()
             self.retry_at = now + ERROR_PAUSE
@@ -175,7 +177,7 @@ class Database(object):
         self.next_cycle = now + POLL_SECONDS
         if self.connections is None or self.connections.allowed_targets != settings.allowed_targets:
             self.connections = sender.Connections(settings.allowed_targets, max_idle=settings.per_endpoint)
-        deadline = time.monotonic() + settings.timeout_connect + settings.timeout_total + DEADLINE_GRACE
+        deadline = time.monotonic() + settings.timeout_connect + settings.timeout_total + sender.DEADLINE_GRACE
         for job in jobs:
             job.database, job.deadline = self, deadline
             self.in_flight[job.id] = job

@@ -7,3 +7,4 @@ from . import test_housekeeping
 from . import test_replay
 from . import test_copy_database
 from . import test_operations
+from . import test_hostile_answers

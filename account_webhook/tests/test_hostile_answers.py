@@ -1,0 +1,169 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Whatever a receiver answers is a recorded attempt, never an exception: property-based tests of the
+answer's parsing (``sender``) and of recording it (``runtime.claims.record``)."""
+import datetime
+import socket
+import threading
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from .. import sender
+from ..runtime import claims
+from .common import WebhookCase
+
+FEW = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+
+
+class TestRetryAfter(WebhookCase):
+
+    def test_only_what_rfc_9110_allows(self):
+        now = datetime.datetime(2026, 12, 4, tzinfo=datetime.timezone.utc)
+        cases = {'120': 120, ' 7 ': 7, '²': None, '١٢': None, '-5': None, '1.5': None, '': None, None: None,
+                 '99999999999999999999': None, '999999': sender.MAX_RETRY_AFTER,
+                 'Fri, 04 Dec 2026 00:01:00 GMT': 60, 'Fri, 31 Dec 9999 23:59:59 GMT': sender.MAX_RETRY_AFTER,
+                 'Thu, 01 Jan 1970 00:00:00 GMT': 0, 'Sun, 99 Foo 2026 99:99:99 GMT': None, 'soon': None}
+        for value, seconds in cases.items():
+            self.assertEqual(sender.retry_after_seconds(value, now), seconds, value)
+
+    @FEW
+    @given(st.one_of(st.text(), st.binary().map(lambda raw: raw.decode('latin-1'))))
+    def test_any_header_value_gives_seconds_or_none(self, value):
+        seconds = sender.retry_after_seconds(value)
+        self.assertTrue(seconds is None or 0 <= seconds <= sender.MAX_RETRY_AFTER)
+
+
+class TestResults(WebhookCase):
+
+    @FEW
+    @given(st.one_of(st.none(), st.integers()), st.one_of(st.binary(max_size=6000), st.text(max_size=6000)),
+           st.one_of(st.none(), st.text()), st.one_of(st.none(), st.text()), st.integers())
+    def test_what_a_result_keeps_fits_the_attempt(self, status, excerpt, error, retry_after, duration):
+        result = sender.Result(status, excerpt, error=error, retry_after=retry_after, duration_ms=duration)
+        for text in (result.excerpt, result.error or '', result.retry_after or ''):
+            self.assertNotIn('\x00', text)
+        self.assertLessEqual(len(result.excerpt), sender.EXCERPT_BYTES)
+        self.assertTrue(result.status_code is None or 0 <= result.status_code <= 999)
+        self.assertTrue(0 <= result.duration_ms < 2 ** 31)
+        self.assertFalse(result.status_code == 0 and not result.error, 'an invalid status explains itself')
+
+
+class TestRecording(WebhookCase):
+    """claims.record on the test's cursor: each example one more attempt of the same delivery."""
+
+    @classmethod
+    def setUpClass(cls):
+        super(TestRecording, cls).setUpClass()
+        cls.callback = cls.make_callback(action='create', fields=('name',))
+        cls.env['res.partner'].create({'name': 'Hostile answers'})
+        cls.delivery = cls.deliveries(cls, cls.callback)
+
+    def job(self):
+        self.env.cr.execute('SELECT %s FROM webhook_delivery d JOIN webhook_callback c ON c.id = d.callback_id '
+                            'WHERE d.id = %%s' % claims.JOB_COLUMNS, (self.delivery.id,))
+        return claims.Job(self.env.cr.fetchone())
+
+    def attempts(self):
+        self.env.cr.execute('SELECT count(*) FROM webhook_delivery_attempt WHERE delivery_id = %s',
+                            (self.delivery.id,))
+        return self.env.cr.fetchone()[0]
+
+    @FEW
+    @given(st.integers(min_value=100, max_value=999), st.binary(max_size=5000),
+           st.one_of(st.none(), st.text(max_size=50)))
+    def test_any_answer_is_recorded(self, status, body, retry_after):
+        before = self.attempts()
+        state = claims.read_state(self.env.cr)
+        claims.record(self.env.cr, state, [(self.job(), sender.Result(status, body, retry_after=retry_after))])
+        self.assertEqual(self.attempts(), before + 1)
+
+    def test_a_result_that_cannot_be_stored_is_a_failed_attempt_and_the_others_are_kept(self):
+        other_partner = self.env['res.partner'].create({'name': 'Other answer'})
+        other = self.Delivery.search([('callback_id', '=', self.callback.id), ('res_id', '=', other_partner.id)])
+        state = claims.read_state(self.env.cr)
+        jobs = claims.claim(self.env.cr, state, 10)
+        self.assertEqual(sorted(job.id for job in jobs), sorted((self.delivery | other).ids))
+        poisoned = sender.Result(200, 'fine')
+        poisoned.excerpt = 'past the cleaning\x00'  # what PostgreSQL refuses (a ValueError in psycopg2)
+        results = [(job, poisoned if job.id == self.delivery.id else sender.Result(200, 'ok')) for job in jobs]
+        claims.record(self.env.cr, state, results, 'test')
+        self.Delivery.invalidate_cache()
+        self.assertEqual((other.state, other.attempt_ids.success), ('done', True))
+        self.assertEqual(self.delivery.state, 'pending', 'retried by its schedule')
+        self.assertIn('internal error: the answer could not be recorded (ValueError', self.delivery.last_error)
+        self.assertEqual(len(self.delivery.attempt_ids), 1)
+        claims.record(self.env.cr, state, [(self.job(), None)])  # not even a Result
+        self.delivery.invalidate_cache()
+        self.assertEqual(len(self.delivery.attempt_ids), 2)
+
+
+class _RawServer(object):
+    """Answers every connection with ``self.answer`` (bytes) once it has read the request's head."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(16)
+        self.sock.settimeout(0.2)
+        self.answer = b''
+        self.closing = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+        self.url = 'http://127.0.0.1:%d/hook' % self.sock.getsockname()[1]
+
+    def _serve(self):
+        while not self.closing:
+            try:
+                connection, _address = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            try:
+                connection.settimeout(2)
+                data = b''
+                while b'\r\n\r\n' not in data:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        break
+                    data += chunk
+                connection.sendall(self.answer)
+            except OSError:
+                continue  # the client gave up first: the next connection
+            finally:
+                connection.close()
+
+    def close(self):
+        self.closing = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+class TestAnswers(WebhookCase):
+
+    @classmethod
+    def setUpClass(cls):
+        super(TestAnswers, cls).setUpClass()
+        cls.server = _RawServer()
+        cls.connections = sender.Connections('127.0.0.1')
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.connections.close()
+        cls.server.close()
+        super(TestAnswers, cls).tearDownClass()
+
+    @FEW
+    @given(st.one_of(
+        st.binary(max_size=3000),
+        st.builds(lambda status, headers, body: b'HTTP/1.1 ' + status + b'\r\n' + headers + b'\r\n' + body,
+                  st.binary(max_size=40), st.binary(max_size=400), st.binary(max_size=3000)),
+        st.builds(lambda code, name, value, body: b'HTTP/1.1 %d X\r\n%s: %s\r\nContent-Length: %d\r\n\r\n%s' % (
+            code, name, value, len(body), body), st.integers(0, 1200), st.sampled_from([b'Retry-After', b'X-A']),
+            st.binary(max_size=60).filter(lambda v: b'\r' not in v and b'\n' not in v), st.binary(max_size=500))))
+    def test_any_bytes_give_a_result(self, answer):
+        self.server.answer = answer
+        result = sender.post(self.connections, self.server.url, b'{}', {}, 1, 2)
+        self.assertIsInstance(result, sender.Result)
+        self.assertTrue(result.error or result.status_code is not None)
+        self.assertNotIn('\x00', result.excerpt + (result.error or ''))
+        sender.retry_after_seconds(result.retry_after)

@@ -1,0 +1,183 @@
+"""Receivers that answer what no receiver should, beside a healthy one, through the real engine: in a
+thread of this process and in a dedicated ``webhook-dispatch`` process. The healthy receiver gets
+every event at once, the engine keeps running, each hostile delivery ends with a recorded attempt
+and is not sent again before its schedule says so. Data is committed and removed afterwards."""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from odoo.addons.account_webhook.tests.receiver import Receiver
+
+from .conftest import ROOT, _kill_group
+from .test_dispatch import RunningEngine, env, make_callback  # noqa: F401 (fixtures)
+
+MIB = 1024 * 1024
+# path -> the raw bytes answered (after the request was read); 'drip' answers a byte a second
+ANSWERS = {
+    '/nul': b'HTTP/1.1 500 Internal\r\nContent-Length: 9\r\n\r\nab\x00cd\x00\xff\xfe!',
+    '/retry-after': b'HTTP/1.1 429 Slow down\r\nRetry-After: \xb2\r\nContent-Length: 0\r\n\r\n',  # '²' in latin-1
+    '/huge-date': b'HTTP/1.1 503 Busy\r\nRetry-After: Fri, 31 Dec 9999 23:59:59 GMT\r\nContent-Length: 2\r\n\r\nno',
+    '/binary': b'HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n' % MIB + bytes(range(256)) * (MIB // 256),
+    '/garbage': b'\x00\x01 not http at all\r\n\r\n',
+    '/drip': b'HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n' + b'x' * 100,
+}
+
+
+class HostileReceiver(object):
+    """A raw TCP server on 127.0.0.1: reads one request per connection, answers ``ANSWERS[path]``."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.paths = []
+        self.closing = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def url(self, path):
+        return 'http://127.0.0.1:%d%s' % (self.port, path)
+
+    def _serve(self):
+        while not self.closing:
+            try:
+                connection, _address = self.sock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection):
+        try:
+            connection.settimeout(5)
+            data = b''
+            while b'\r\n\r\n' not in data:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _sep, body = data.partition(b'\r\n\r\n')
+            length = int(dict(line.split(b': ', 1) for line in head.split(b'\r\n')[1:]
+                              if b': ' in line).get(b'Content-Length', b'0'))
+            while len(body) < length:
+                body += connection.recv(65536)
+            path = head.split(b' ')[1].decode()
+            self.paths.append(path)
+            if path == '/drip':
+                for byte in ANSWERS[path]:
+                    if self.closing:
+                        break
+                    connection.sendall(bytes([byte]))
+                    time.sleep(1)
+            else:
+                connection.sendall(ANSWERS[path])
+        except OSError:
+            pass
+        finally:
+            connection.close()
+
+    def close(self):
+        self.closing = True
+        self.sock.close()
+        self.thread.join(5)
+
+
+def hostile_scenario(env, run_engine, events=20):  # noqa: F811
+    """Callbacks to each hostile path and one to a healthy receiver; ``run_engine()`` starts an
+    engine and returns a function telling whether it still runs. Returns when it has checked."""
+    # a first retry after 10 minutes: nothing is sent twice in this test unless a lease ran out
+    env.set_params(timeout_connect=1, timeout_total=2, lease_seconds=1, retry_schedule='600,600')
+    hostile, healthy = HostileReceiver(), Receiver()
+    try:
+        callbacks = {path: make_callback(env, healthy, url=hostile.url(path), name='hostile %s' % path)
+                     for path in sorted(ANSWERS)}
+        good = make_callback(env, healthy, name='healthy')
+        alive = run_engine()
+        for i in range(events):
+            env['res.partner'].create({'name': 'Hostile test %d' % i})
+            env.cr.commit()
+        committed = time.time()
+        assert len(healthy.wait_for(events, timeout=10)) == events, 'the healthy receiver was held back'
+        assert max(request.at for request in healthy.received) - committed < 3
+        Delivery, Attempt = env['webhook.delivery'], env['webhook.delivery.attempt']
+        hostile_ids = [callback.id for callback in callbacks.values()]
+
+        def recorded():
+            env.cr.rollback()  # a fresh snapshot
+            return Attempt.search_count([('callback_id', 'in', hostile_ids)])
+        deadline = time.time() + 30
+        while time.time() < deadline and recorded() < len(hostile.paths):
+            time.sleep(0.5)
+        assert recorded() == len(hostile.paths), 'a request was not recorded'
+        # leases are 1 + 2 + 3 = 6 s: past one, nothing was sent again
+        time.sleep(7)
+        assert alive(), 'the engine stopped'
+        assert recorded() == len(hostile.paths), 'sent again before its schedule'
+        for path, callback in callbacks.items():
+            deliveries = Delivery.search([('callback_id', '=', callback.id)])
+            assert len(deliveries) == events
+            attempted = deliveries.filtered('attempt_ids')
+            assert attempted, '%s: no attempt recorded' % path
+            for delivery in attempted:
+                [attempt] = delivery.attempt_ids  # one attempt each: none sent again before its schedule
+                assert delivery.state in ('pending', 'failed', 'done'), (path, delivery.state)
+                assert '\x00' not in (attempt.response_excerpt or '') + (attempt.error or '')
+            # no delivery stayed claimed past its lease, none was sent twice
+            assert not deliveries.filtered(lambda d: d.state == 'sending'), path
+            assert hostile.paths.count(path) == len(attempted), (path, hostile.paths.count(path))
+        nul = Delivery.search([('callback_id', '=', callbacks['/nul'].id), ('attempt_ids', '!=', False)], limit=1)
+        assert nul.last_status_code == 500 and 'ab\ufffdcd' in nul.attempt_ids.response_excerpt
+        retry = Delivery.search([('callback_id', '=', callbacks['/retry-after'].id),
+                                 ('attempt_ids', '!=', False)], limit=1)
+        assert retry.state == 'pending' and retry.last_status_code == 429  # on its schedule: '²' is no delay
+        binary = Delivery.search([('callback_id', '=', callbacks['/binary'].id),
+                                  ('attempt_ids', '!=', False)], limit=1)
+        assert binary.state == 'done' and len(binary.attempt_ids.response_excerpt) <= 4096
+        drip = Delivery.search([('callback_id', '=', callbacks['/drip'].id), ('attempt_ids', '!=', False)])
+        assert drip and all(d.attempt_ids.duration_ms < 4000 for d in drip), 'the drip was not cut at its deadline'
+        assert sorted(r.headers['webhook-id'] for r in healthy.received) == sorted(
+            Delivery.search([('callback_id', '=', good.id)]).mapped('event_id'))
+    finally:
+        hostile.close()
+        healthy.close()
+
+
+@pytest.fixture
+def engine_thread(odoo_db):
+    started = []
+    yield lambda: started.append(RunningEngine(odoo_db)) or started[-1].thread.is_alive
+    for running in started:
+        running.stop()
+
+
+def test_hostile_receivers_do_not_stop_the_engine(env, engine_thread):  # noqa: F811
+    hostile_scenario(env, engine_thread)
+
+
+def test_hostile_receivers_do_not_stop_a_dedicated_sender(env, request, odoo_db):  # noqa: F811
+    config = request.config.getoption('--odoo-config')
+    log_path = os.path.join(ROOT, 'var', 'log', 'test-webhook-dispatch-hostile.log')
+    processes = []
+
+    def start():
+        processes.append(subprocess.Popen(
+            [sys.executable, os.path.join(ROOT, 'scripts', 'odoo'), 'webhook-dispatch', '-c', config, '-d', odoo_db,
+             '--logfile=%s' % log_path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            start_new_session=True))
+        return lambda: processes[0].poll() is None
+    try:
+        hostile_scenario(env, start, events=5)
+        processes[0].send_signal(signal.SIGTERM)
+        assert processes[0].wait(30) == 0
+    finally:
+        for process in processes:
+            _kill_group(process, 5)
