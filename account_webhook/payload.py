@@ -9,20 +9,35 @@ both use it, so what the form shows is exactly what is sent:
 ["backfill": true,] "event_id": ..., "timestamp": ...}``
 
 - many2one: the id, or ``null``
-- one2many / many2many: a list of objects: ``id`` and the related record's stored
-  scalar and many2one fields (many2many ones as lists of ids)
+- one2many / many2many: a list of objects: ``id``, ``display_name`` and the related record's
+  stored scalar and many2one fields (many2many ones as lists of ids) that carry no secret
+  (see ``is_secret``); records of private models (users, messages, followers, activities,
+  attachments) give ``id`` and ``display_name`` only
 - date: ``"YYYY-MM-DD"``; datetime: ``"YYYY-MM-DDTHH:MM:SSZ"`` (UTC)
 - float / monetary: numbers; selection: the key; an empty value: ``null``
 - binary fields cannot be tracked.
 """
 import datetime
 import json
+import re
 import uuid
 from collections import OrderedDict
 
 # Bookkeeping columns, not business data: never inside nested objects.
 LOG_ACCESS_FIELDS = frozenset(['create_uid', 'create_date', 'write_uid', 'write_date', '__last_update'])
 UNTRACKABLE_TYPES = frozenset(['binary'])
+# Never sent, whoever asks: fields whose name says they hold a credential...
+SECRET_NAME = re.compile(r'passw|token|secret|crypt|signup|api_?key|totp|oauth', re.IGNORECASE)
+# ... and the fields of models that are people's accounts and conversations: their records, nested
+# in a payload, are ``id`` and ``display_name`` only.
+PRIVATE_MODELS = frozenset(['res.users', 'res.users.log', 'mail.message', 'mail.mail', 'mail.followers',
+                            'mail.notification', 'mail.activity', 'mail.tracking.value', 'ir.attachment'])
+
+
+def is_secret(field):
+    """Whether a field (of a model's ``_fields``) may never be sent: restricted to some groups (Odoo
+    hides it from other users), or named like a password, token, key or secret."""
+    return bool(field.groups) or bool(SECRET_NAME.search(field.name))
 
 
 def new_event_id():
@@ -51,16 +66,18 @@ def _scalar(field, value):
 
 
 def _nested_fields(model):
+    if model._name in PRIVATE_MODELS:
+        return []
     return [field for name, field in sorted(model._fields.items())
             if field.store and name not in LOG_ACCESS_FIELDS and field.type not in UNTRACKABLE_TYPES
-            and field.type != 'one2many']
+            and field.type != 'one2many' and name != 'display_name' and not is_secret(field)]
 
 
 def _nested(records):
     fields = _nested_fields(records)
     result = []
     for record in records:
-        item = OrderedDict([('id', record.id)])
+        item = OrderedDict([('id', record.id), ('display_name', record.display_name)])
         for field in fields:
             value = record[field.name]
             item[field.name] = value.ids if field.type == 'many2many' else _scalar(field, value)

@@ -79,7 +79,9 @@ class WebhookCallback(models.Model):
     model = fields.Char(readonly=True, index=True)
     field_ids = fields.Many2many(
         'ir.model.fields', 'webhook_callback_field_rel', 'callback_id', 'field_id', string='Fields',
-        domain="[('model_id', '=', model_id), ('store', '=', True), ('ttype', 'not in', ['binary'])]",
+        domain="[('model_id', '=', model_id), ('store', '=', True), ('ttype', 'not in', ['binary']), "
+               "('groups', '=', False), ('name', 'not ilike', 'passw'), ('name', 'not ilike', 'token'), "
+               "('name', 'not ilike', 'secret'), ('name', 'not ilike', 'crypt'), ('name', 'not ilike', 'signup')]",
         help='Fields sent in "values"; an update callback fires only when one of them changes.')
     url = fields.Char(string='Callback URL', required=True, track_visibility='onchange',
                       help='Where the notification is POSTed (http or https).')
@@ -315,6 +317,10 @@ class WebhookCallback(models.Model):
                         'field': field.name, 'model': callback.model_id.model})
                 if field.ttype in payload.UNTRACKABLE_TYPES or not field.store:
                     raise ValidationError(_('Fields: %s cannot be tracked (binary or not stored).') % field.name)
+                model_field = self.env[field.model]._fields.get(field.name) if field.model in self.env else None
+                if model_field is not None and payload.is_secret(model_field):
+                    raise ValidationError(_('Fields: %s holds a secret (a password, token or key, or a field only '
+                                            'some groups may read) and is never sent.') % field.name)
             if callback.action == 'update' and not callback.field_ids:
                 raise ValidationError(_('Fields: an update callback needs at least one field to track.'))
 
@@ -517,7 +523,12 @@ class WebhookCallback(models.Model):
               LEFT JOIN ir_model_fields f ON f.id = r.field_id
              WHERE c.active AND c.model = %s
              GROUP BY c.id ORDER BY c.id""", (model_name,))
-        return tuple((row[0], row[1], row[2], tuple(row[3]), tuple(self.browse()._filter_of(row[4])) or None)
+        model = self.env[model_name] if model_name in self.env else None
+        # a secret tracked by a callback of an earlier release is no longer sent (see payload.is_secret)
+        return tuple((row[0], row[1], row[2],
+                      tuple(name for name in row[3] if model is None or name not in model._fields
+                            or not payload.is_secret(model._fields[name])),
+                      tuple(self.browse()._filter_of(row[4])) or None)
                      for row in self.env.cr.fetchall())
 
     def _filter_of(self, text):

@@ -8,3 +8,4 @@ from . import test_replay
 from . import test_copy_database
 from . import test_operations
 from . import test_hostile_answers
+from . import test_payload_secrets
