@@ -25,7 +25,7 @@ import socket
 import ssl
 import threading
 import time
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 EXCERPT_BYTES = 4096
 TEXT_CHARS = 2000  # an error text kept on an attempt, at most
@@ -56,6 +56,79 @@ class ConnectTimeout(OSError):
     """The connection was not established within the connect timeout."""
 
 
+MAX_URL = 2048
+MAX_HEADERS, MAX_HEADER_LINE, MAX_HEADERS_SIZE = 20, 4096, 8192  # a callback's extra headers, at most
+_LABEL = re.compile(r'^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$')
+# what percent-encoding leaves as is in a path or query (RFC 3986's reserved and unreserved characters)
+_URL_SAFE = "/?#[]@!$&'()*+,;=%:-._~"
+
+
+def _(source):
+    """Marks a message for translation: the callback's check translates it in the user's language."""
+    return source
+
+
+def checked_url(url):
+    """``url`` as it is stored and sent: its host in ASCII (IDNA), its path and query
+    percent-encoded where they were not ASCII. When it cannot be a receiver's URL, raises
+    ValueError(message, values): ``_(message) % values`` says why."""
+    if not isinstance(url, str) or not url.strip():
+        raise ValueError(_('Callback URL: it is empty.'), ())
+    if len(url) > MAX_URL:
+        raise ValueError(_('Callback URL: it is longer than %s characters.'), MAX_URL)
+    shown = ''.join('?' if char < ' ' or '\x7f' <= char <= '\x9f' else char for char in url[:300])
+    if any(char <= ' ' or '\x7f' <= char <= '\x9f' for char in url):
+        raise ValueError(_('Callback URL: %s contains a space or a control character.'), shown)
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # raises ValueError on a malformed port, or one above 65535
+    except ValueError:
+        raise ValueError(_('Callback URL: %s is not a valid URL.'), shown) from None
+    if parts.scheme not in ('http', 'https'):
+        raise ValueError(_('Callback URL: %s must start with http:// or https://.'), shown)
+    if '@' in parts.netloc:
+        raise ValueError(_('Callback URL: %s carries a user name or password; put credentials in Extra headers '
+                           '(e.g. "Authorization: Basic ...").'), redacted_url(url))
+    host = parts.hostname
+    if not host:
+        raise ValueError(_('Callback URL: %s has no host.'), shown)
+    if port == 0:
+        raise ValueError(_('Callback URL: %s: the port must be from 1 to 65535.'), shown)
+    if parts.netloc.startswith('['):
+        try:
+            ipaddress.IPv6Address(host.split('%')[0])
+        except ValueError:
+            raise ValueError(_('Callback URL: %s is not a valid URL.'), shown) from None
+        netloc = parts.netloc
+    else:
+        try:
+            ascii_host = host.encode('idna').decode('ascii')
+        except UnicodeError:
+            ascii_host = ''
+        labels = ascii_host.rstrip('.').split('.')
+        if not ascii_host or len(ascii_host) > 254 or not all(_LABEL.match(label) for label in labels):
+            raise ValueError(_('Callback URL: %(url)s: %(host)s is not a valid host name.'),
+                             {'url': shown, 'host': host})
+        netloc = ascii_host + (':%d' % port if port is not None else '')
+    return urlunsplit((parts.scheme, netloc, quote(parts.path, safe=_URL_SAFE),
+                       quote(parts.query, safe=_URL_SAFE), quote(parts.fragment, safe=_URL_SAFE)))
+
+
+def redacted_url(url):
+    """``url`` for logs and the chatter: no user name or password, query values masked."""
+    parts = urlsplit(url or '')
+    netloc = parts.netloc.rsplit('@', 1)[-1]
+    query = '&'.join(item.split('=', 1)[0] + ('=***' if '=' in item else '') for item in parts.query.split('&')
+                     if item) if parts.query else ''
+    return urlunsplit((parts.scheme, netloc, parts.path, query, ''))
+
+
+# link-local (169.254.0.0/16 holds most clouds' metadata service) and the other metadata addresses:
+# refused even for an allow-listed host name; only an allow-listed network that contains one allows it
+METADATA = [ipaddress.ip_network(net) for net in ('169.254.0.0/16', 'fe80::/10', 'fd00:ec2::254/128',
+                                                  '100.100.100.200/32')]
+
+
 class TargetPolicy(object):
     """Which addresses outbound requests may connect to."""
 
@@ -80,11 +153,16 @@ class TargetPolicy(object):
     def addresses(self, host, port):
         """The checked ``getaddrinfo`` entries for ``host``; raises ValueError with the reason."""
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
-        if host.lower().rstrip('.') in self.hosts:
-            return infos
+        named = host.lower().rstrip('.') in self.hosts
         for info in infos:
             address = ipaddress.ip_address(info[4][0].split('%')[0])
-            if not self._public(address) and not any(address in net for net in self.networks):
+            if address.version == 6 and address.ipv4_mapped:
+                address = address.ipv4_mapped
+            if any(net.version == address.version and address in net for net in self.networks):
+                continue
+            if named and not any(net.version == address.version and address in net for net in METADATA):
+                continue
+            if not self._public(address):
                 raise ValueError('%s resolves to %s, which is not a public address; an administrator can '
                                  'allow it in the system parameter account_webhook.allowed_targets'
                                  % (host, address))
@@ -126,7 +204,8 @@ def endpoint_of(url):
         port = parts.port or (443 if scheme == 'https' else 80)
     except ValueError:  # a malformed port: the callback's URL check reports it
         return '%s://%s' % (scheme, parts.netloc.lower())
-    return '%s://%s:%d' % (scheme, (parts.hostname or '').lower(), port)
+    host = (parts.hostname or '').lower()
+    return '%s://%s:%d' % (scheme, '[%s]' % host if ':' in host else host, port)
 
 
 def _checked_socket(policy, host, port, timeout):
@@ -189,10 +268,11 @@ class Connections(object):
             if idle and not fresh:
                 return idle.pop(), True
         parts = urlsplit(url)
+        # the port given apart: http.client would read an IPv6 host's last group as its port
         if parts.scheme == 'https':
-            connection = _CheckedHTTPSConnection(parts.hostname, parts.port, context=self._tls)
+            connection = _CheckedHTTPSConnection(parts.hostname, parts.port or 443, context=self._tls)
         else:
-            connection = _CheckedHTTPConnection(parts.hostname, parts.port)
+            connection = _CheckedHTTPConnection(parts.hostname, parts.port or 80)
         connection.policy = self.policy
         return connection, False
 

@@ -6,6 +6,7 @@ from . import webhook_delivery_attempt
 from . import webhook_endpoint
 from . import webhook_replay
 from . import webhook_copy
+from . import ir_config_parameter
 from . import account_invoice
 from . import account_invoice_line
 from . import res_partner

@@ -7,13 +7,12 @@ import logging
 import re
 from email.utils import formataddr
 from random import SystemRandom
-from urllib.parse import urlsplit
 
 from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import OrderedSet, formatLang
 
-from .. import batches, payload, sender
+from .. import batches, params, payload, sender
 from ..runtime import claims
 from .webhook_record import written_by_addon
 
@@ -25,8 +24,9 @@ KEY_LENGTH = 40
 KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 KEY_PATTERN = re.compile(r'^[A-Za-z0-9]{%d}$' % KEY_LENGTH)
 OVERLAP_PARAM = 'account_webhook.key_overlap_hours'
-DEFAULT_OVERLAP_HOURS = 24  # as Svix: the previous key stays valid this long after a rotation
-MAX_OVERLAP_HOURS = 8760  # a year
+# as Svix: the previous key stays valid 24 hours after a rotation; a year at most
+DEFAULT_OVERLAP_HOURS = params.PARAMS['key_overlap_hours'].default
+MAX_OVERLAP_HOURS = params.PARAMS['key_overlap_hours'].high
 ALERT_AFTER = datetime.timedelta(hours=1)  # an endpoint failing longer than this is an incident
 # mail.thread's own bookkeeping: writing only these is no revision of the callback
 MAIL_FIELDS = ('message_', 'activity_', 'website_message_ids')
@@ -83,8 +83,10 @@ class WebhookCallback(models.Model):
                "('groups', '=', False), ('name', 'not ilike', 'passw'), ('name', 'not ilike', 'token'), "
                "('name', 'not ilike', 'secret'), ('name', 'not ilike', 'crypt'), ('name', 'not ilike', 'signup')]",
         help='Fields sent in "values"; an update callback fires only when one of them changes.')
-    url = fields.Char(string='Callback URL', required=True, track_visibility='onchange',
-                      help='Where the notification is POSTed (http or https).')
+    url = fields.Char(string='Callback URL', required=True,
+                      help='Where the notification is POSTed (http or https). Credentials go in Extra headers.')
+    # what the chatter tracks of the URL: its query values masked (they may be tokens); set with it
+    url_display = fields.Char(string='Callback URL (as logged)', readonly=True, track_visibility='onchange')
     headers = fields.Text(
         string='Extra headers', groups='base.group_system',
         help='HTTP headers the receiver requires, one "Name: value" per line, e.g. '
@@ -327,18 +329,16 @@ class WebhookCallback(models.Model):
     @api.constrains('url')
     def _check_url(self):
         for callback in self:
-            url = callback.url or ''
-            if not url.strip():
-                raise ValidationError(_('Callback URL: it is empty.'))
-            try:
-                parts = urlsplit(url)
-                _port = parts.port  # raises ValueError on a malformed port
-            except ValueError:
-                raise ValidationError(_('Callback URL: %s is not a valid URL.') % url) from None
-            if parts.scheme not in ('http', 'https') or url != url.strip() or ' ' in url:
-                raise ValidationError(_('Callback URL: %s must start with http:// or https://.') % url)
-            if not parts.hostname:
-                raise ValidationError(_('Callback URL: %s has no host.') % url)
+            self._checked_url(callback.url)
+
+    @api.model
+    def _checked_url(self, url):
+        """The URL as it is stored and sent (sender.checked_url), or a ValidationError in the user's language."""
+        try:
+            return sender.checked_url(url)
+        except ValueError as error:
+            message, values = error.args
+            raise ValidationError(_(message) % values) from None
 
     @api.constrains('headers')
     def _check_headers(self):
@@ -364,6 +364,12 @@ class WebhookCallback(models.Model):
                 raise ValidationError(_('Extra headers: the value of %s contains a line break.') % name)
             if any(not (char == '\t' or ' ' <= char <= '~') for char in value):
                 raise ValidationError(_('Extra headers: the value of %s must be printable ASCII.') % name)
+            if len(name) + 1 + len(value) > sender.MAX_HEADER_LINE:
+                raise ValidationError(_('Extra headers: the line of %(name)s is longer than %(most)s characters.') % {
+                    'name': name, 'most': sender.MAX_HEADER_LINE})
+        if len(lines) > sender.MAX_HEADERS or len(text or '') > sender.MAX_HEADERS_SIZE:
+            raise ValidationError(_('Extra headers: at most %(lines)s lines and %(size)s characters in all.') % {
+                'lines': sender.MAX_HEADERS, 'size': sender.MAX_HEADERS_SIZE})
 
     @api.model
     def _parse_filter(self, text):
@@ -414,7 +420,9 @@ class WebhookCallback(models.Model):
         if vals.get('model_id'):
             vals['model'] = self.env['ir.model'].sudo().browse(vals['model_id']).model
         if vals.get('url'):
+            vals['url'] = self._checked_url(vals['url'])
             vals['endpoint'] = sender.endpoint_of(vals['url'])
+            vals['url_display'] = sender.redacted_url(vals['url'])
         if isinstance(vals.get('filter_domain'), (list, tuple)):
             vals['filter_domain'] = repr([tuple(item) if isinstance(item, list) else item
                                           for item in vals['filter_domain']])

@@ -42,7 +42,7 @@ from contextlib import contextmanager
 
 from odoo import api, models
 
-from .. import payload
+from .. import params, payload
 
 NO_TRIGGER_KEY = 'account_webhook_no_trigger'
 DISABLED_PARAM = 'account_webhook.capture_disabled'
@@ -114,8 +114,7 @@ class WebhookMixin(models.AbstractModel):
         if not self._webhook_capable or _capture_off(self.env):
             return ()
         callbacks = self.env['webhook.callback'].sudo()._active_callbacks(self._name)
-        if callbacks and self.env['ir.config_parameter'].sudo().get_param(DISABLED_PARAM, '') \
-                not in ('', '0', 'False', 'false'):
+        if callbacks and params.switched_off(self.env['ir.config_parameter'].sudo().get_param(DISABLED_PARAM)):
             return ()
         return callbacks
 

@@ -15,21 +15,15 @@ from collections import OrderedDict
 
 import psycopg2
 
+from .. import params as parameters
 from .. import sender
 
 _logger = logging.getLogger(__name__)
 
 NOW = "(statement_timestamp() at time zone 'UTC')"  # not now(): a long transaction's start
-DEFAULT_SCHEDULE = '5,300,1800,7200,18000,36000,36000'  # seconds after attempts 1, 2, ...
 JITTER = 0.2
-MAX_RETRY_AFTER = 86400
 RATE_WINDOW = 60
 LEASE_MARGIN = 3  # seconds a lease outlasts the longest request it covers
-NUMBERS = OrderedDict([  # system parameter (account_webhook.*) -> default
-    ('timeout_connect', 5.0), ('timeout_total', 15.0), ('lease_seconds', 120.0),
-    ('concurrency', 64.0), ('per_endpoint', 16.0), ('breaker_threshold', 5.0), ('breaker_cooldown', 60.0),
-    ('retention_days', 30.0), ('failed_retention_days', 90.0),
-])
 _reported = set()
 
 
@@ -68,29 +62,12 @@ def run(cr, name, sql, params=None):
 
 
 class Settings(object):
-    """The ``account_webhook.*`` system parameters, parsed; malformed values are reported once."""
+    """The ``account_webhook.*`` system parameters, parsed and within their bounds (``params``); a
+    bad stored value is reported once and its default used."""
 
     def __init__(self, params):
-        self.raw = params
-        for key, default in NUMBERS.items():
-            value = params.get(key) or ''
-            try:
-                number = float(value) if value else default
-            except ValueError:
-                number = 0
-            if number <= 0:
-                _report_once('account_webhook.%s %r is not a positive number; using %s', key, value, default)
-                number = default
-            setattr(self, key, number)
-        for key in ('concurrency', 'per_endpoint', 'breaker_threshold'):
-            setattr(self, key, int(getattr(self, key)))
-        raw = params.get('retry_schedule') or DEFAULT_SCHEDULE
-        try:
-            self.retry_schedule = [float(item) for item in raw.split(',') if item.strip()]
-        except ValueError:
-            _report_once('account_webhook.retry_schedule %r is not a list of seconds; using the default', raw)
-            self.retry_schedule = [float(item) for item in DEFAULT_SCHEDULE.split(',')]
-        self.allowed_targets = params.get('allowed_targets') or ''
+        for key, value in parameters.read(params, lambda message: _report_once('%s', message)).items():
+            setattr(self, key, value)
         self.timeouts = (self.timeout_connect, self.timeout_total)
         # a claimed delivery is sent again only when its sender died: the lease outlasts the request
         self.lease = max(self.lease_seconds, self.timeout_connect + self.timeout_total + LEASE_MARGIN)
@@ -422,8 +399,8 @@ def retry_delay(attempt, result, schedule):
         return None
     if result.status_code in (429, 503):
         asked = sender.retry_after_seconds(result.retry_after)
-        if asked is not None:
-            return min(asked, MAX_RETRY_AFTER)
+        if asked is not None:  # at most sender.MAX_RETRY_AFTER
+            return asked
     return schedule[attempt - 1] * random.uniform(1 - JITTER, 1 + JITTER)
 
 

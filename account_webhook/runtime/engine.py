@@ -18,6 +18,7 @@ import psycopg2.extensions
 
 import odoo
 
+from .. import params as parameters
 from .. import sender
 from . import claims
 
@@ -277,8 +278,8 @@ class Engine(object):
         self._cut_overdue()
 
     def _capacity(self, database):
-        limit = self.concurrency or (database.settings.concurrency if database.settings else claims.NUMBERS[
-            'concurrency'])
+        limit = self.concurrency or (database.settings.concurrency if database.settings else parameters.PARAMS[
+            'concurrency'].default)
         return max(0, int(limit) - self.in_flight())
 
     def _cut_overdue(self):
@@ -316,7 +317,9 @@ class Engine(object):
         """Claim nothing more; wait for the requests in flight (they end by their timeouts) and
         record them; then close everything. What is left unrecorded is sent again after its lease."""
         self.stopping = True
-        deadline = time.monotonic() + (seconds if seconds is not None else claims.NUMBERS['timeout_total'] + 10)
+        if seconds is None:
+            seconds = parameters.PARAMS['timeout_total'].default + 10
+        deadline = time.monotonic() + seconds
         while (self._results or any(d.in_flight or d.unrecorded for d in self.databases.values())) \
                 and time.monotonic() < deadline:
             self.step(timeout=0.2)

@@ -90,6 +90,12 @@ class WebhookCase(SavepointCase):
         super(WebhookCase, self).setUp()
         self.new_transaction()
 
+    def store_raw_param(self, key, value):
+        """A system parameter as raw SQL (or a release that did not check them) could have stored it."""
+        self.env.cr.execute('DELETE FROM ir_config_parameter WHERE key = %s', (key,))
+        self.env.cr.execute("INSERT INTO ir_config_parameter (key, value) VALUES (%s, %s)", (key, value))
+        self.env['ir.config_parameter'].clear_caches()
+
     def new_transaction(self):
         """Forget what the capture remembers of the current transaction, as a commit does.
 

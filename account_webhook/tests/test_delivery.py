@@ -121,8 +121,9 @@ class TestSending(DeliveryCase):
         self.assertLess(delivery.attempt_ids.duration_ms, 1900)
 
     def test_malformed_parameters_are_reported_and_defaults_used(self):
-        self.Params.set_param('account_webhook.timeout_total', 'fifteen')
-        self.Params.set_param('account_webhook.retry_schedule', '5,soon')
+        # refused when written (test_hostile_input), but a database can hold them from before
+        self.store_raw_param('account_webhook.timeout_total', 'fifteen')
+        self.store_raw_param('account_webhook.retry_schedule', '5,soon')
         delivery = self.change()
         self.receiver.answer(500)
         with self.assertLogs(DELIVERY_LOGGER, 'WARNING') as logs:

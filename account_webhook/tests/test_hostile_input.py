@@ -1,0 +1,183 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""What an administrator types is checked before it is saved: system parameters within their
+bounds, URLs and extra headers a receiver can be reached with; allow-listed names never reach
+link-local or metadata addresses; the chatter never shows a URL's credentials or query values."""
+import ipaddress
+import socket
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from odoo.exceptions import ValidationError
+
+from .. import params, sender
+from ..runtime import claims
+from .common import WebhookCase
+
+FEW = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+CLAIMS_LOGGER = 'odoo.addons.account_webhook.runtime.claims'
+
+
+class TestParameters(WebhookCase):
+
+    def refused(self, key, value, message):
+        Params = self.env['ir.config_parameter']
+        before = Params.get_param(key)
+        with self.assertRaises(ValidationError) as refused, self.env.cr.savepoint():
+            Params.set_param(key, value)
+        self.assertIn(message, str(refused.exception))
+        self.assertIn('Nothing was saved', str(refused.exception))
+        self.assertEqual(Params.get_param(key), before)
+
+    def test_bad_values_are_refused_with_their_bounds(self):
+        for name, value, bounds in (
+                ('timeout_total', 'nan', 'a number of seconds from 0.1 to 3600'),
+                ('timeout_connect', 'inf', 'a number of seconds from 0.1 to 300'),
+                ('timeout_connect', '-1', 'a number of seconds from 0.1 to 300'),
+                ('lease_seconds', '1e12', 'a number of seconds from 1 to 86400'),
+                ('concurrency', '2.5', 'a whole number of requests from 1 to 1024'),
+                ('concurrency', '0', 'a whole number of requests from 1 to 1024'),
+                ('per_endpoint', '100000', 'a whole number of requests from 1 to 1024'),
+                ('breaker_threshold', 'five', 'a whole number of failures from 1 to 1000'),
+                ('breaker_cooldown', '0', 'a number of seconds from 1 to 86400'),
+                ('retention_days', '-30', 'a number of days from 1 to 36500'),
+                ('failed_retention_days', 'NaN', 'a number of days from 1 to 36500'),
+                ('key_overlap_hours', '0', 'a number of hours from 0.01 to 8760'),
+                ('retry_schedule', '5,soon', 'from 1 to 50 numbers of seconds from 0 to 604800'),
+                ('retry_schedule', '5,,6', 'from 1 to 50 numbers of seconds'),
+                ('retry_schedule', ','.join(['1'] * 51), 'from 1 to 50 numbers of seconds'),
+                ('retry_schedule', '5,inf', 'from 1 to 50 numbers of seconds'),
+                ('allowed_targets', '10.0.0.0/8, my host', 'host names, IP addresses or networks (such as 10.0.0.0/8)'),
+                ('capture_disabled', 'maybe', 'one of 1, true, yes, on, 0, false, no, off')):
+            key = 'account_webhook.' + name
+            self.refused(key, value, 'The system parameter %s cannot be "%s": it must be %s' % (
+                key, value[:100], bounds))
+
+    def test_good_values_are_kept(self):
+        Params = self.env['ir.config_parameter']
+        for name, value in (('timeout_total', '2.5'), ('concurrency', '8'), ('retry_schedule', '0, 60,600'),
+                            ('allowed_targets', '127.0.0.1, 10.0.0.0/8, erp.internal, fd00::/8'),
+                            ('capture_disabled', '0'), ('per_endpoint', '')):
+            Params.set_param('account_webhook.' + name, value)
+            self.assertEqual(Params.get_param('account_webhook.' + name) or '', value)
+        settings_now = self.env['webhook.delivery']._settings()
+        self.assertEqual((settings_now.timeout_total, settings_now.concurrency, settings_now.retry_schedule,
+                          settings_now.per_endpoint), (2.5, 8, [0.0, 60.0, 600.0], 16))
+
+    def test_a_bad_stored_value_gives_its_default_and_one_log_line(self):
+        self.store_raw_param('account_webhook.concurrency', 'inf')
+        self.store_raw_param('account_webhook.retry_schedule', '-5')
+        claims._reported.clear()
+        with self.assertLogs(CLAIMS_LOGGER, 'WARNING') as logs:
+            for _i in range(3):
+                settings_now = claims.read_settings(self.env.cr)
+        self.assertEqual((settings_now.concurrency, settings_now.retry_schedule), (64, params.Schedule.default))
+        self.assertEqual(len(logs.output), 2, logs.output)
+        self.assertIn('account_webhook.concurrency cannot be "inf"', logs.output[0])
+
+    @FEW
+    @given(st.sampled_from(sorted(params.PARAMS)), st.one_of(st.text(max_size=80), st.floats().map(repr)))
+    def test_any_stored_text_gives_a_value_within_bounds(self, name, text):
+        values = params.read({name: text}, lambda message: None)
+        spec, value = params.PARAMS[name], values[name]
+        if isinstance(spec, params.Number):
+            self.assertTrue(spec.low <= value <= spec.high, value)
+        elif isinstance(spec, params.Schedule):
+            self.assertTrue(1 <= len(value) <= params.MAX_SCHEDULE and all(0 <= s <= params.MAX_DELAY for s in value))
+
+    def test_switching_capture_off_and_on_is_logged_on_every_callback(self):
+        callback = self.make_callback(action='update', fields=('email',))
+        Params = self.env['ir.config_parameter']
+        with self.assertLogs('odoo.addons.account_webhook.models.ir_config_parameter', 'WARNING') as logs:
+            Params.set_param('account_webhook.capture_disabled', '1')
+            Params.set_param('account_webhook.capture_disabled', 'true')  # still off: nothing more
+            Params.set_param('account_webhook.capture_disabled', '0')
+        self.assertEqual(len(logs.output), 2)
+        self.assertIn('switched capture off', logs.output[0])
+        notes = callback.message_ids.mapped('body')
+        self.assertTrue(any('Capture switched off by' in body for body in notes), notes)
+        self.assertTrue(any('Capture switched on again by' in body for body in notes), notes)
+
+
+class TestUrlsAndHeaders(WebhookCase):
+
+    def refused(self, vals, message):
+        values = dict(name='refused', model='res.partner', action='update', field_names=['email'],
+                      url='https://erp.example.com/hook')
+        values.update(vals)
+        with self.assertRaises(ValidationError) as refused, self.env.cr.savepoint():
+            self.Callback.create(values)
+        self.assertIn(message, str(refused.exception))
+        self.assertFalse(self.Callback.with_context(active_test=False).search([('name', '=', 'refused')]))
+
+    def test_bad_urls_are_refused(self):
+        for url, message in (
+                ('https://erp.example.com/' + 'a' * 2048, 'longer than 2048 characters'),
+                ('https://erp.example.com/a b', 'contains a space or a control character'),
+                ('https://erp.example.com/a\tb', 'contains a space or a control character'),
+                ('https://user:secret@erp.example.com/', 'carries a user name or password'),
+                ('https://erp.example.com:0/', 'the port must be from 1 to 65535'),
+                ('https://erp.example.com:70000/', 'is not a valid URL'),
+                ('https://-erp-.example.com/', 'is not a valid host name'),
+                ('https://erp..example.com/', 'is not a valid host name'),
+                ('http://[not-ipv6]/', 'is not a valid URL'),
+                ('gopher://erp.example.com/', 'must start with http:// or https://'),
+                ('https:///hook', 'has no host')):
+            self.refused({'url': url}, 'Callback URL: ')
+            self.refused({'url': url}, message)
+
+    def test_urls_are_stored_as_they_are_sent(self):
+        callback = self.make_callback(url='https://bücher.example/pfad/ä?q=ü')
+        self.assertEqual(callback.url, 'https://xn--bcher-kva.example/pfad/%C3%A4?q=%C3%BC')
+        callback.write({'url': 'http://[::1]/hook'})
+        self.assertEqual((callback.url, callback.endpoint), ('http://[::1]/hook', 'http://[::1]:80'))
+        callback.write({'url': 'http://[2001:db8::1]:8443/hook'})
+        self.assertEqual(callback.endpoint, 'http://[2001:db8::1]:8443')
+
+    def test_the_chatter_shows_no_query_values_nor_credentials(self):
+        callback = self.make_callback(url='https://hooks.example.com/catch?token=s3cr3t&id=1')
+        callback.write({'url': 'https://hooks.example.com/catch?token=n3w-s3cr3t'})
+        tracked = self.env['mail.tracking.value'].search([('mail_message_id', 'in', callback.message_ids.ids)])
+        shown = ' '.join('%s %s' % (value.old_value_char, value.new_value_char) for value in tracked)
+        self.assertIn('https://hooks.example.com/catch?token=***', shown)
+        self.assertNotIn('s3cr3t', shown)
+        self.assertEqual(callback.url_display, 'https://hooks.example.com/catch?token=***')
+
+    def test_bad_headers_are_refused(self):
+        many = '\n'.join('X-H%d: v' % i for i in range(sender.MAX_HEADERS + 1))
+        self.refused({'headers': many}, 'Extra headers: at most 20 lines and 8192 characters in all')
+        self.refused({'headers': 'X-Big: ' + 'a' * 4100}, 'Extra headers: the line of X-Big is longer than 4096')
+        self.refused({'headers': '\n'.join('X-H%d: %s' % (i, 'a' * 1000) for i in range(9))},
+                     'at most 20 lines and 8192 characters in all')
+        self.refused({'headers': 'X-Bell: a\x07b'}, 'must be printable ASCII')
+
+
+class TestAllowedTargets(WebhookCase):
+
+    def resolving(self, address):
+        """getaddrinfo answering ``address`` for any name, as a DNS record pointing there would."""
+        family = socket.AF_INET6 if ipaddress.ip_address(address).version == 6 else socket.AF_INET
+
+        def getaddrinfo(host, port, *args, **kwargs):
+            return [(family, socket.SOCK_STREAM, 6, '', (address, port) if family == socket.AF_INET
+                     else (address, port, 0, 0))]
+        return getaddrinfo
+
+    def test_an_allowed_name_still_refuses_link_local_and_metadata_addresses(self):
+        policy = sender.TargetPolicy('erp.internal')
+        original = socket.getaddrinfo
+        try:
+            for address in ('169.254.169.254', '169.254.1.1', 'fe80::1', 'fd00:ec2::254', '100.100.100.200',
+                            '::ffff:169.254.169.254'):
+                socket.getaddrinfo = self.resolving(address)
+                with self.assertRaisesRegex(ValueError, 'not a public address'):
+                    policy.addresses('erp.internal', 443)
+            socket.getaddrinfo = self.resolving('10.1.2.3')
+            self.assertTrue(policy.addresses('erp.internal', 443), 'a private address of an allowed name')
+            with self.assertRaisesRegex(ValueError, 'not a public address'):
+                policy.addresses('other.internal', 443)
+            socket.getaddrinfo = self.resolving('169.254.10.10')  # only a network that holds it allows it
+            self.assertTrue(sender.TargetPolicy('erp.internal,169.254.10.0/24').addresses('erp.internal', 80))
+        finally:
+            socket.getaddrinfo = original
