@@ -7,6 +7,7 @@ tests and actions) and neither commits nor needs a registry: the runtime runs wh
 registry is loaded (the prefork master's child, the ``webhook-dispatch`` command).
 """
 import datetime
+import itertools
 import logging
 import random
 import re
@@ -183,13 +184,17 @@ def claim(cr, state, capacity, in_flight=()):
         busy_endpoints[job.endpoint] = busy_endpoints.get(job.endpoint, 0) + 1
         busy_callbacks[job.callback_id] = busy_callbacks.get(job.callback_id, 0) + 1
     allowance = _rate_allowance(cr, [row[0] for row in state.callbacks if row[3] > 0])
+    sharing = {}  # endpoint -> its callbacks
+    for row in state.callbacks:
+        sharing.setdefault(row[2], []).append(row[0])
     limits, urls, endpoint_of = OrderedDict(), {}, {}
     for callback_id, url, endpoint, _rate, max_in_flight in state.callbacks:
         if paused.get(endpoint):
             continue
         per_endpoint = 1 if endpoint in paused else settings.per_endpoint
         limit = min(capacity, per_endpoint - busy_endpoints.get(endpoint, 0),
-                    allowance.get(callback_id, capacity))
+                    allowance.get(callback_id, capacity),
+                    callback_share(per_endpoint, callback_id, sharing[endpoint], busy_callbacks))
         if max_in_flight:
             limit = min(limit, max_in_flight - busy_callbacks.get(callback_id, 0))
         if limit > 0:
@@ -201,9 +206,10 @@ def claim(cr, state, capacity, in_flight=()):
     per_callback = OrderedDict((callback_id, []) for callback_id in limits)
     for callback_id, delivery_id in cr.fetchall():  # first attempts, then retries
         per_callback[callback_id].append(delivery_id)
-    candidates = OrderedDict()  # endpoint -> [delivery id, ...]
-    for callback_id, ids in per_callback.items():
-        candidates.setdefault(endpoint_of[callback_id], []).extend(ids[:limits[callback_id]])
+    candidates = OrderedDict()  # endpoint -> [delivery id, ...], its callbacks' in turn
+    for endpoint, lists in _by_endpoint(per_callback, limits, endpoint_of).items():
+        candidates[endpoint] = [delivery_id for turn in itertools.zip_longest(*lists) for delivery_id in turn
+                                if delivery_id is not None]
     chosen = _fair_share(candidates, capacity, settings.per_endpoint, busy_endpoints)
     for endpoint in [e for e in chosen if e in paused]:  # half-open: one probe, among all dispatchers
         cr.execute("UPDATE webhook_endpoint SET paused_until = %s + interval '1 second' * %%s "
@@ -223,6 +229,27 @@ def claim(cr, state, capacity, in_flight=()):
     return sorted((Job(row) for row in cr.fetchall()), key=lambda job: job.id)
 
 
+def callback_share(per_endpoint, callback_id, callbacks, busy):
+    """How many more requests ``callback_id`` may have in flight to an endpoint it shares with
+    ``callbacks`` (its own id included), ``busy``: requests in flight per callback. It keeps a slot
+    free for each other callback of the endpoint that has none, so that a slow receiver never holds
+    every slot of a host that others post to (it always has one itself).
+
+    >>> callback_share(16, 1, [1, 2], {})          # 2 is idle: one slot stays free for it
+    15
+    >>> callback_share(16, 2, [1, 2], {1: 15})     # 2 may use the endpoint's last slot
+    16
+    >>> callback_share(16, 1, [1, 2], {1: 15})     # 1 already uses all it may
+    0
+    >>> callback_share(4, 1, [1, 2, 3, 4, 5, 6], {})  # more callbacks than slots: one each at least
+    1
+    >>> callback_share(16, 1, [1], {1: 3})         # alone on its endpoint
+    13
+    """
+    idle_others = sum(1 for other in callbacks if other != callback_id and not busy.get(other))
+    return max(1, per_endpoint - idle_others) - busy.get(callback_id, 0)
+
+
 def _fair_share(candidates, capacity, per_endpoint, busy):
     """Round-robin over endpoints until ``capacity`` is used: no endpoint crowds out another."""
     chosen = OrderedDict()
@@ -238,6 +265,13 @@ def _fair_share(candidates, capacity, per_endpoint, busy):
             taken.append(ids.pop(0))
             capacity -= 1
     return OrderedDict((endpoint, ids) for endpoint, ids in chosen.items() if ids)
+
+
+def _by_endpoint(per_callback, limits, endpoint_of):
+    lists = OrderedDict()
+    for callback_id, ids in per_callback.items():
+        lists.setdefault(endpoint_of[callback_id], []).append(ids[:limits[callback_id]])
+    return lists
 
 
 def _rate_allowance(cr, callback_ids):
