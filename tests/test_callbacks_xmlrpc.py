@@ -36,6 +36,12 @@ def test_integrator_creates_a_callback_with_names_only(admin_rpc):
     ({'filter_domain': [['nope', '=', 1]]}, 'is not a valid filter for res.partner: Invalid field'),
     ({'filter_domain': "[('is_company', '=', True"}, 'True is not a domain'),
     ({'filter_domain': 'is_company'}, 'Filter: is_company is not a domain'),
+    ({'url': 'https://user:pw@erp.example.com/h'}, 'carries a user name or password; put credentials in Extra'),
+    ({'url': 'https://erp.example.com/' + 'x' * 2100}, 'Callback URL: it is longer than 2048 characters'),
+    ({'url': 'https://erp.example.com:0/h'}, 'the port must be from 1 to 65535'),
+    ({'url': 'https://bad_host-.example.com/h'}, 'is not a valid host name'),
+    ({'headers': '\n'.join('X-H%d: v' % i for i in range(21))}, 'Extra headers: at most 20 lines'),
+    ({'field_names': ['email', 'signup_token']}, 'Fields: signup_token holds a secret'),
 ])
 def test_bad_input_is_a_clear_fault_and_saves_nothing(admin_rpc, vals, message):
     values = {'name': 'rejected-callback', 'model': 'res.partner', 'action': 'update',
@@ -165,3 +171,17 @@ def test_deliveries_are_read_only_but_for_their_buttons(admin_rpc):
     finally:
         admin_rpc('webhook.callback', 'unlink', [callback_id])
         admin_rpc('res.partner', 'unlink', [partner])
+
+
+@pytest.mark.parametrize('name, value, bounds', [
+    ('timeout_total', 'nan', 'a number of seconds from 0.1 to 3600'),
+    ('concurrency', '-4', 'a whole number of requests from 1 to 1024'),
+    ('retry_schedule', '5,later', 'from 1 to 50 numbers of seconds from 0 to 604800'),
+])
+def test_a_bad_system_parameter_is_a_clear_fault_and_saves_nothing(admin_rpc, name, value, bounds):
+    key = 'account_webhook.' + name
+    before = admin_rpc('ir.config_parameter', 'get_param', key)
+    with pytest.raises(xmlrpc.client.Fault) as fault:
+        admin_rpc('ir.config_parameter', 'set_param', key, value)
+    assert 'The system parameter %s cannot be "%s": it must be %s' % (key, value, bounds) in fault.value.faultString
+    assert admin_rpc('ir.config_parameter', 'get_param', key) == before
