@@ -320,40 +320,15 @@ def peer(ours_rate, ours_latencies):
     sys.stdout.flush()
 
 
-class _TwoPaths(object):
-    """One host and port (a thread server here): ``/slow`` answers after ``slow`` seconds, others at once."""
-
-    def __init__(self, slow):
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-        arrived = self.arrived = {}
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-
-            def do_POST(self):
-                self.rfile.read(int(self.headers.get('Content-Length') or 0))
-                arrived[self.headers.get('webhook-id')] = (self.path, time.time())
-                if self.path == '/slow':
-                    time.sleep(slow)
-                self.send_response(200)
-                self.send_header('Content-Length', '0')
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-        self.httpd = ThreadingHTTPServer(('127.0.0.1', 0), Handler)
-        self.httpd.daemon_threads = True
-        self.url = 'http://127.0.0.1:%d' % self.httpd.server_address[1]
-        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
-
-    def close(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+def arrived(receiver, events):
+    """``{event id: arrival time}`` of those of ``events`` the receiver got."""
+    return {event_id: at for _path, at, event_id in receiver.arrived if event_id in events}
 
 
 def same_host(bench, slow_events=30, events=50, pace=20):
     """Default settings; a callback's receiver answers after 1.5 s, another's on the same host at once."""
-    receiver = _TwoPaths(1.5)
+    from odoo.addons.account_webhook.tests.receiver import TwoPaths  # importable once Odoo is set up
+    receiver = TwoPaths(1.5)
     try:
         bench.setup([receiver.url + '/slow', receiver.url + '/fast'])
         bench.start_dispatchers(1)
@@ -366,14 +341,13 @@ def same_host(bench, slow_events=30, events=50, pace=20):
                 commits.update((event_id, committed) for event_id in created)
                 time.sleep(1.0 / pace)
             deadline = time.time() + 30
-            while sum(1 for event_id in commits if event_id in receiver.arrived) < events and time.time() < deadline:
+            while len(arrived(receiver, commits)) < events and time.time() < deadline:
                 time.sleep(0.05)
         finally:
             bench.stop_dispatchers()
     finally:
         receiver.close()
-    latencies = [receiver.arrived[event_id][1] - committed for event_id, committed in commits.items()
-                 if event_id in receiver.arrived]
+    latencies = [at - commits[event_id] for event_id, at in arrived(receiver, commits).items()]
     assert len(latencies) == events, len(latencies)
     print('Same-host fairness, default settings: a callback whose receiver answers after 1.5 s (%d events at '
           'once) and another on the same host and port, %d events committed one by one (%d/s):'

@@ -4,15 +4,13 @@ every event at once, the engine keeps running, each hostile delivery ends with a
 and is not sent again before its schedule says so. Data is committed and removed afterwards."""
 import os
 import signal
-import socket
 import subprocess
 import sys
-import threading
 import time
 
 import pytest
 
-from odoo.addons.account_webhook.tests.receiver import Receiver
+from odoo.addons.account_webhook.tests.receiver import RawReceiver, Receiver
 
 from .conftest import ROOT, _kill_group
 from .test_dispatch import RunningEngine, env, make_callback  # noqa: F401 (fixtures)
@@ -29,66 +27,18 @@ ANSWERS = {
 }
 
 
-class HostileReceiver(object):
-    """A raw TCP server on 127.0.0.1: reads one request per connection, answers ``ANSWERS[path]``."""
+class HostileReceiver(RawReceiver):
+    """Answers ``ANSWERS[path]``; ``/drip`` a byte a second."""
 
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(64)
-        self.sock.settimeout(0.2)
-        self.port = self.sock.getsockname()[1]
-        self.paths = []
-        self.closing = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-
-    def url(self, path):
-        return 'http://127.0.0.1:%d%s' % (self.port, path)
-
-    def _serve(self):
-        while not self.closing:
-            try:
-                connection, _address = self.sock.accept()
-            except socket.timeout:
-                continue
-            except OSError:
+    def respond(self, connection, path):
+        if path != '/drip':
+            connection.sendall(ANSWERS[path])
+            return
+        for byte in ANSWERS[path]:
+            if self.closing:
                 return
-            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
-
-    def _answer(self, connection):
-        try:
-            connection.settimeout(5)
-            data = b''
-            while b'\r\n\r\n' not in data:
-                chunk = connection.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
-            head, _sep, body = data.partition(b'\r\n\r\n')
-            length = int(dict(line.split(b': ', 1) for line in head.split(b'\r\n')[1:]
-                              if b': ' in line).get(b'Content-Length', b'0'))
-            while len(body) < length:
-                body += connection.recv(65536)
-            path = head.split(b' ')[1].decode()
-            self.paths.append(path)
-            if path == '/drip':
-                for byte in ANSWERS[path]:
-                    if self.closing:
-                        break
-                    connection.sendall(bytes([byte]))
-                    time.sleep(1)
-            else:
-                connection.sendall(ANSWERS[path])
-        except OSError:
-            pass
-        finally:
-            connection.close()
-
-    def close(self):
-        self.closing = True
-        self.sock.close()
-        self.thread.join(5)
+            connection.sendall(bytes([byte]))
+            time.sleep(1)
 
 
 def hostile_scenario(env, run_engine, events=20):  # noqa: F811

@@ -43,28 +43,12 @@ from contextlib import contextmanager
 from odoo import api, models
 
 from .. import params, payload
+from ..flags import ServerFlag
 
-NO_TRIGGER_KEY = 'account_webhook_no_trigger'
 DISABLED_PARAM = 'account_webhook.capture_disabled'
-
-
-class _ServerSide(object):
-    """The value of NO_TRIGGER_KEY that switches capture off: a Python object, which RPC cannot carry."""
-
-    def __repr__(self):
-        return 'NO_TRIGGER'
-
-
-NO_TRIGGER = _ServerSide()
-
-
-def without_capture(records):
-    """``records`` in a context where their changes write no outbox rows (server-side code only)."""
-    return records.with_context(**{NO_TRIGGER_KEY: NO_TRIGGER})
-
-
-def _capture_off(env):
-    return env.context.get(NO_TRIGGER_KEY) is NO_TRIGGER
+NO_TRIGGER = ServerFlag('account_webhook_no_trigger')  # raised: changes write no outbox rows
+NO_TRIGGER_KEY = NO_TRIGGER.key
+without_capture = NO_TRIGGER.on  # server-side code's way to change records without events
 
 
 class _Transaction(object):
@@ -111,7 +95,7 @@ class WebhookMixin(models.AbstractModel):
 
     def _webhook_callbacks(self):
         """Active callbacks of this model, or () when capture is off (no query when cached)."""
-        if not self._webhook_capable or _capture_off(self.env):
+        if not self._webhook_capable or NO_TRIGGER.raised(self.env):
             return ()
         callbacks = self.env['webhook.callback'].sudo()._active_callbacks(self._name)
         if callbacks and params.switched_off(self.env['ir.config_parameter'].sudo().get_param(DISABLED_PARAM)):
@@ -121,7 +105,7 @@ class WebhookMixin(models.AbstractModel):
     def _webhook_parent_model(self):
         """The parent model when it has callbacks (see _webhook_parent_field), else None."""
         field = self._webhook_parent_field
-        if not field or _capture_off(self.env):
+        if not field or NO_TRIGGER.raised(self.env):
             return None
         parent_model = self.env[self._fields[field].comodel_name]
         return parent_model if parent_model._webhook_callbacks() else None

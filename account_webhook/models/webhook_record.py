@@ -11,20 +11,10 @@ superuser (``admin`` over XML-RPC) skips access rights, so rights alone would no
 from odoo import _, api, models
 from odoo.exceptions import AccessError
 
-INTERNAL_KEY = 'account_webhook_internal'
+from ..flags import ServerFlag
 
-
-class _ByTheAddon(object):
-    def __repr__(self):
-        return 'WRITTEN_BY_ADDON'
-
-
-WRITTEN_BY_ADDON = _ByTheAddon()
-
-
-def written_by_addon(records):
-    """``records`` allowed to create and write (the addon's own code only)."""
-    return records.with_context(**{INTERNAL_KEY: WRITTEN_BY_ADDON})
+WRITTEN_BY_ADDON = ServerFlag('account_webhook_internal')
+written_by_addon = WRITTEN_BY_ADDON.on  # records allowed to create and write (the addon's own code only)
 
 
 class WebhookRecord(models.AbstractModel):
@@ -32,7 +22,7 @@ class WebhookRecord(models.AbstractModel):
     _description = 'Record written by the callbacks only'
 
     def _check_written_by_addon(self):
-        if self.env.context.get(INTERNAL_KEY) is not WRITTEN_BY_ADDON:
+        if not WRITTEN_BY_ADDON.raised(self.env):
             raise AccessError(_('%s records are written by the callbacks only: they cannot be created or '
                                 'changed by hand. A delivery can be sent again with Resend.') % self._description)
 

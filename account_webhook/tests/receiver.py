@@ -88,3 +88,92 @@ class Receiver(object):
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class RawReceiver(object):
+    """A raw TCP server on 127.0.0.1 for answers no HTTP library would write: reads each connection's
+    request (head and body), records its path, then ``respond(connection, path)`` (override it)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(('127.0.0.1', 0))
+        self.sock.listen(64)
+        self.sock.settimeout(0.2)
+        self.port = self.sock.getsockname()[1]
+        self.paths = []
+        self.closing = False
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def url(self, path='/hook'):
+        return 'http://127.0.0.1:%d%s' % (self.port, path)
+
+    def respond(self, connection, path):
+        raise NotImplementedError
+
+    def _serve(self):
+        while not self.closing:
+            try:
+                connection, _address = self.sock.accept()
+            except (socket.timeout, OSError):
+                continue
+            threading.Thread(target=self._answer, args=(connection,), daemon=True).start()
+
+    def _answer(self, connection):
+        try:
+            connection.settimeout(5)
+            data = b''
+            while b'\r\n\r\n' not in data:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+            head, _sep, body = data.partition(b'\r\n\r\n')
+            length = int(dict(line.split(b': ', 1) for line in head.split(b'\r\n')[1:]
+                              if b': ' in line).get(b'Content-Length', b'0'))
+            while len(body) < length:
+                body += connection.recv(65536)
+            path = head.split(b' ')[1].decode('latin-1')
+            self.paths.append(path)
+            self.respond(connection, path)
+        except OSError:
+            return  # the client gave up first
+        finally:
+            connection.close()
+
+    def close(self):
+        self.closing = True
+        self.thread.join(5)
+        self.sock.close()
+
+
+class TwoPaths(object):
+    """One host and port: ``/slow`` answers after ``slow`` seconds, any other path at once; records
+    ``(path, arrival time, webhook-id)`` of each request."""
+
+    def __init__(self, slow):
+        self.arrived = []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = 'HTTP/1.1'
+
+            def do_POST(self):
+                self.rfile.read(int(self.headers.get('Content-Length') or 0))
+                receiver.arrived.append((self.path, time.time(), self.headers.get('webhook-id')))
+                if self.path == '/slow':
+                    time.sleep(slow)
+                self.send_response(200)
+                self.send_header('Content-Length', '0')
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+        self.server = _Server(('127.0.0.1', 0), Handler)
+        self.url = 'http://127.0.0.1:%d' % self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()

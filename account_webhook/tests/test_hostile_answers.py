@@ -3,8 +3,6 @@
 """Whatever a receiver answers is a recorded attempt, never an exception: property-based tests of the
 answer's parsing (``sender``) and of recording it (``runtime.claims.record``)."""
 import datetime
-import socket
-import threading
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -12,6 +10,7 @@ from hypothesis import strategies as st
 from .. import sender
 from ..runtime import claims
 from .common import WebhookCase
+from .receiver import RawReceiver
 
 FEW = settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 
@@ -98,44 +97,12 @@ class TestRecording(WebhookCase):
         self.assertEqual(len(self.delivery.attempt_ids), 2)
 
 
-class _RawServer(object):
-    """Answers every connection with ``self.answer`` (bytes) once it has read the request's head."""
+class _Scripted(RawReceiver):
+    """Answers every request with ``self.answer`` (bytes)."""
+    answer = b''
 
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(('127.0.0.1', 0))
-        self.sock.listen(16)
-        self.sock.settimeout(0.2)
-        self.answer = b''
-        self.closing = False
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-        self.thread.start()
-        self.url = 'http://127.0.0.1:%d/hook' % self.sock.getsockname()[1]
-
-    def _serve(self):
-        while not self.closing:
-            try:
-                connection, _address = self.sock.accept()
-            except (socket.timeout, OSError):
-                continue
-            try:
-                connection.settimeout(2)
-                data = b''
-                while b'\r\n\r\n' not in data:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        break
-                    data += chunk
-                connection.sendall(self.answer)
-            except OSError:
-                continue  # the client gave up first: the next connection
-            finally:
-                connection.close()
-
-    def close(self):
-        self.closing = True
-        self.thread.join(5)
-        self.sock.close()
+    def respond(self, connection, path):
+        connection.sendall(self.answer)
 
 
 class TestAnswers(WebhookCase):
@@ -143,7 +110,7 @@ class TestAnswers(WebhookCase):
     @classmethod
     def setUpClass(cls):
         super(TestAnswers, cls).setUpClass()
-        cls.server = _RawServer()
+        cls.server = _Scripted()
         cls.connections = sender.Connections('127.0.0.1')
 
     @classmethod
@@ -162,7 +129,7 @@ class TestAnswers(WebhookCase):
             st.binary(max_size=60).filter(lambda v: b'\r' not in v and b'\n' not in v), st.binary(max_size=500))))
     def test_any_bytes_give_a_result(self, answer):
         self.server.answer = answer
-        result = sender.post(self.connections, self.server.url, b'{}', {}, 1, 2)
+        result = sender.post(self.connections, self.server.url(), b'{}', {}, 1, 2)
         self.assertIsInstance(result, sender.Result)
         self.assertTrue(result.error or result.status_code is not None)
         self.assertNotIn('\x00', result.excerpt + (result.error or ''))
