@@ -3,6 +3,7 @@
 """Whatever a receiver answers is a recorded attempt, never an exception: property-based tests of the
 answer's parsing (``sender``) and of recording it (``runtime.claims.record``)."""
 import datetime
+import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -134,3 +135,34 @@ class TestAnswers(WebhookCase):
         self.assertTrue(result.error or result.status_code is not None)
         self.assertNotIn('\x00', result.excerpt + (result.error or ''))
         sender.retry_after_seconds(result.retry_after)
+
+
+class _Dripping(RawReceiver):
+    """Answers a status line, then a byte a second."""
+
+    def respond(self, connection, path):
+        connection.sendall(b'HTTP/1.1 200 OK\r\nContent-Length: 60\r\n\r\n')
+        for _i in range(60):
+            if self.closing:
+                return
+            connection.sendall(b'x')
+            time.sleep(1)
+
+
+class TestTestEventDeadline(WebhookCase):
+
+    def test_the_test_event_is_cut_at_the_total_timeout(self):
+        dripping = _Dripping()
+        try:
+            Params = self.env['ir.config_parameter']
+            Params.set_param('account_webhook.allowed_targets', '127.0.0.1')
+            Params.set_param('account_webhook.timeout_total', '1')
+            callback = self.make_callback(url=dripping.url())
+            started = time.monotonic()
+            action = callback.action_send_test_event()
+            self.assertLess(time.monotonic() - started, 1 + sender.DEADLINE_GRACE + 1)
+            delivery = self.Delivery.browse(action['res_id'])
+            self.assertEqual(len(delivery.attempt_ids), 1)
+            self.assertLess(delivery.attempt_ids.duration_ms, 2500)
+        finally:
+            dripping.close()
