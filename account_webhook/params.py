@@ -16,6 +16,8 @@ PREFIX = 'account_webhook.'
 DEFAULT_SCHEDULE = '5,300,1800,7200,18000,36000,36000'  # seconds after attempts 1, 2, ...
 MAX_SCHEDULE = 50  # retries at most
 MAX_DELAY = 7 * 86400  # a week between two attempts, at most
+# a number as written in ASCII: no "1_000", no other scripts' digits (Python versions read those differently)
+NUMBER = re.compile(r'^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,4})?$')
 
 
 def _(source):
@@ -33,10 +35,9 @@ class Number(object):
         return self.text, {'low': _plain(self.low), 'high': _plain(self.high)}
 
     def parse(self, text):
-        try:
-            number = float(text)
-        except (TypeError, ValueError):
-            raise ValueError(self.bounds()) from None
+        if not isinstance(text, str) or not NUMBER.match(text.strip()):
+            raise ValueError(self.bounds())
+        number = float(text)
         if not math.isfinite(number) or not self.low <= number <= self.high or \
                 (self.integer and number != int(number)):
             raise ValueError(self.bounds())

@@ -25,6 +25,7 @@ import socket
 import ssl
 import threading
 import time
+import unicodedata
 from urllib.parse import quote, urlsplit, urlunsplit
 
 EXCERPT_BYTES = 4096
@@ -68,6 +69,16 @@ def _(source):
     return source
 
 
+_NUMERIC = re.compile(r'^(0x[0-9a-f]*|[0-9]+)$', re.IGNORECASE)
+_OCTET = r'(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
+_IPV4 = re.compile(r'^(%s\.){3}%s$' % (_OCTET, _OCTET))
+
+
+def _invisible(char):
+    """A space, a line break or a control or format character (none of them belongs in a URL)."""
+    return char <= ' ' or unicodedata.category(char) in ('Cc', 'Cf', 'Zs', 'Zl', 'Zp')
+
+
 def checked_url(url):
     """``url`` as it is stored and sent: its host in ASCII (IDNA), its path and query
     percent-encoded where they were not ASCII. When it cannot be a receiver's URL, raises
@@ -76,8 +87,8 @@ def checked_url(url):
         raise ValueError(_('Callback URL: it is empty.'), ())
     if len(url) > MAX_URL:
         raise ValueError(_('Callback URL: it is longer than %s characters.'), MAX_URL)
-    shown = ''.join('?' if char < ' ' or '\x7f' <= char <= '\x9f' else char for char in url[:300])
-    if any(char <= ' ' or '\x7f' <= char <= '\x9f' for char in url):
+    shown = ''.join('?' if _invisible(char) else char for char in url[:300])
+    if any(_invisible(char) for char in url):
         raise ValueError(_('Callback URL: %s contains a space or a control character.'), shown)
     try:
         parts = urlsplit(url)
@@ -109,6 +120,11 @@ def checked_url(url):
         if not ascii_host or len(ascii_host) > 254 or not all(_LABEL.match(label) for label in labels):
             raise ValueError(_('Callback URL: %(url)s: %(host)s is not a valid host name.'),
                              {'url': shown, 'host': host})
+        if _NUMERIC.match(labels[-1]) and not _IPV4.match(ascii_host):
+            # no top-level domain is a number: an IPv4 address, in its dotted-decimal form only (what
+            # resolvers would read 0x7f.1 or 2130706433 as is not what an administrator sees)
+            raise ValueError(_('Callback URL: %(url)s: %(host)s is not a valid IPv4 address (four numbers from 0 '
+                               'to 255, separated by dots).'), {'url': shown, 'host': host})
         netloc = ascii_host + (':%d' % port if port is not None else '')
     return urlunsplit((parts.scheme, netloc, quote(parts.path, safe=_URL_SAFE),
                        quote(parts.query, safe=_URL_SAFE), quote(parts.fragment, safe=_URL_SAFE)))
@@ -123,10 +139,31 @@ def redacted_url(url):
     return urlunsplit((parts.scheme, netloc, parts.path, query, ''))
 
 
-# link-local (169.254.0.0/16 holds most clouds' metadata service) and the other metadata addresses:
-# refused even for an allow-listed host name; only an allow-listed network that contains one allows it
+# link-local (169.254.0.0/16 holds most clouds' metadata service) and the other metadata addresses (AWS's
+# IPv6 one, Alibaba's, Oracle's, Azure's wire server): refused for every host, an allow-listed host name
+# included; only an allow-listed network that contains one allows it
 METADATA = [ipaddress.ip_network(net) for net in ('169.254.0.0/16', 'fe80::/10', 'fd00:ec2::254/128',
-                                                  '100.100.100.200/32')]
+                                                  '100.100.100.200/32', '192.0.0.192/32', '168.63.129.16/32')]
+# IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64's well-known prefix, the deprecated
+# IPv4-compatible addresses), and NAT64's local-use prefix (not global, whatever Python's version says)
+_NAT64 = [ipaddress.ip_network(net) for net in ('64:ff9b::/96', '::/96')]
+_LOCAL_NAT64 = ipaddress.ip_network('64:ff9b:1::/48')
+
+
+def embedded_ipv4(address):
+    """``(ipv4, same)``: the IPv4 address an IPv6 ``address`` leads to (IPv4-mapped, NAT64 and
+    IPv4-compatible: ``same``, the address stands for it; 6to4 and Teredo: a tunnel to it), or
+    ``(None, False)``."""
+    if address.version == 6:
+        if address.ipv4_mapped:
+            return address.ipv4_mapped, True
+        if any(address in net for net in _NAT64) and int(address) > 1:  # not :: nor ::1
+            return ipaddress.IPv4Address(int(address) & 0xffffffff), True
+        if address.sixtofour:
+            return address.sixtofour, False
+        if address.teredo:
+            return address.teredo[1], False
+    return None, False
 
 
 class TargetPolicy(object):
@@ -146,23 +183,35 @@ class TargetPolicy(object):
 
     @staticmethod
     def _public(address):
-        if address.version == 6 and address.ipv4_mapped:
-            address = address.ipv4_mapped
+        if address.version == 6 and address in _LOCAL_NAT64:
+            return False
         return address.is_global and not (address.is_multicast or address.is_reserved or address.is_unspecified)
 
+    @staticmethod
+    def _within(address, networks):
+        return any(net.version == address.version and address in net for net in networks)
+
     def addresses(self, host, port):
-        """The checked ``getaddrinfo`` entries for ``host``; raises ValueError with the reason."""
+        """The checked ``getaddrinfo`` entries for ``host``; raises ValueError with the reason.
+
+        An address (and the IPv4 address an IPv6 one embeds) passes when an allow-listed network
+        contains it; else a link-local or metadata address never passes; else an allow-listed host
+        name passes; else it must be public."""
         infos = socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM)
         named = host.lower().rstrip('.') in self.hosts
         for info in infos:
             address = ipaddress.ip_address(info[4][0].split('%')[0])
-            if address.version == 6 and address.ipv4_mapped:
-                address = address.ipv4_mapped
-            if any(net.version == address.version and address in net for net in self.networks):
+            inner, same = embedded_ipv4(address)
+            seen = [address] + ([inner] if inner is not None else [])
+            if any(self._within(each, self.networks) for each in seen):
                 continue
-            if named and not any(net.version == address.version and address in net for net in METADATA):
+            if any(self._within(each, METADATA) for each in seen):
+                raise ValueError('%s resolves to %s, a link-local or cloud metadata address, which is not a public '
+                                 'address; only a network listed in the system parameter '
+                                 'account_webhook.allowed_targets that contains it allows it' % (host, address))
+            if named:
                 continue
-            if not self._public(address):
+            if not all(self._public(each) for each in (seen[1:] if same else seen)):
                 raise ValueError('%s resolves to %s, which is not a public address; an administrator can '
                                  'allow it in the system parameter account_webhook.allowed_targets'
                                  % (host, address))

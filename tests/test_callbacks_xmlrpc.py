@@ -42,6 +42,13 @@ def test_integrator_creates_a_callback_with_names_only(admin_rpc):
     ({'url': 'https://bad_host-.example.com/h'}, 'is not a valid host name'),
     ({'headers': '\n'.join('X-H%d: v' % i for i in range(21))}, 'Extra headers: at most 20 lines'),
     ({'field_names': ['email', 'signup_token']}, 'Fields: signup_token holds a secret'),
+    ({'url': 'https://erp.example.com/a\tb'}, 'contains a space or a control character'),
+    ({'url': 'https://erp.example.com/\u202eexe.pdf'}, 'contains a space or a control character'),
+    ({'url': 'http://0x7f.1/h'}, '0x7f.1 is not a valid IPv4 address'),
+    ({'url': 'http://[::1/h'}, 'is not a valid URL'),
+    ({'url': 'mailto:erp@example.com'}, 'must start with http:// or https://'),
+    ({'headers': 'X-Big: ' + 'a' * 4100}, 'Extra headers: the line of X-Big is longer than 4096 characters'),
+    ({'headers': 'X-Name: Jonas Petraitis\u0117'}, 'Extra headers: the value of X-Name must be printable ASCII'),
 ])
 def test_bad_input_is_a_clear_fault_and_saves_nothing(admin_rpc, vals, message):
     values = {'name': 'rejected-callback', 'model': 'res.partner', 'action': 'update',
@@ -177,6 +184,10 @@ def test_deliveries_are_read_only_but_for_their_buttons(admin_rpc):
     ('timeout_total', 'nan', 'a number of seconds from 0.1 to 3600'),
     ('concurrency', '-4', 'a whole number of requests from 1 to 1024'),
     ('retry_schedule', '5,later', 'from 1 to 50 numbers of seconds from 0 to 604800'),
+    ('breaker_cooldown', '1e999', 'a number of seconds from 1 to 86400'),
+    ('key_overlap_hours', 'inf', 'a number of hours from 0.01 to 8760'),
+    ('allowed_targets', '10.0.0.0/8;erp', 'host names, IP addresses or networks (such as 10.0.0.0/8), separated by'),
+    ('capture_disabled', 'maybe', 'one of 1, true, yes, on, 0, false, no, off'),
 ])
 def test_a_bad_system_parameter_is_a_clear_fault_and_saves_nothing(admin_rpc, name, value, bounds):
     key = 'account_webhook.' + name
@@ -185,3 +196,38 @@ def test_a_bad_system_parameter_is_a_clear_fault_and_saves_nothing(admin_rpc, na
         admin_rpc('ir.config_parameter', 'set_param', key, value)
     assert 'The system parameter %s cannot be "%s": it must be %s' % (key, value, bounds) in fault.value.faultString
     assert admin_rpc('ir.config_parameter', 'get_param', key) == before
+
+
+def test_a_bad_system_parameter_record_is_refused_on_create_and_write(admin_rpc):
+    key = 'account_webhook.lease_seconds'
+    existing = admin_rpc('ir.config_parameter', 'search_read', [['key', '=', key]], ['value'])
+    if not existing:
+        with pytest.raises(xmlrpc.client.Fault) as fault:
+            admin_rpc('ir.config_parameter', 'create', {'key': key, 'value': '-1'})
+        assert 'The system parameter %s cannot be "-1": it must be a number of seconds from 1 to 86400' % key \
+            in fault.value.faultString
+        assert not admin_rpc('ir.config_parameter', 'search', [['key', '=', key]])
+    param_id = existing[0]['id'] if existing else admin_rpc('ir.config_parameter', 'create',
+                                                            {'key': key, 'value': '300'})
+    value = existing[0]['value'] if existing else '300'
+    try:
+        with pytest.raises(xmlrpc.client.Fault) as fault:
+            admin_rpc('ir.config_parameter', 'write', [param_id], {'value': 'inf'})
+        assert 'The system parameter %s cannot be "inf"' % key in fault.value.faultString
+        assert admin_rpc('ir.config_parameter', 'read', [param_id], ['value'])[0]['value'] == value
+    finally:
+        if not existing:
+            admin_rpc('ir.config_parameter', 'unlink', [param_id])
+
+
+def test_a_url_is_stored_and_tracked_as_it_is_sent(admin_rpc):
+    callback_id = admin_rpc('webhook.callback', 'create', {
+        'name': 'idna', 'model': 'res.partner', 'action': 'update', 'field_names': ['email'],
+        'url': 'https://bücher.example/pfad/ä?token=ü'})
+    try:
+        [callback] = admin_rpc('webhook.callback', 'read', [callback_id], ['url', 'url_display', 'endpoint'])
+        assert (callback['url'], callback['url_display'], callback['endpoint']) == (
+            'https://xn--bcher-kva.example/pfad/%C3%A4?token=%C3%BC', 'https://xn--bcher-kva.example/pfad/%C3%A4?token=***',
+            'https://xn--bcher-kva.example:443')
+    finally:
+        admin_rpc('webhook.callback', 'unlink', [callback_id])

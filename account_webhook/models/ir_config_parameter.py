@@ -42,13 +42,23 @@ class IrConfigParameter(models.Model):
         return result
 
     @api.model
+    def _webhook_translate(self, source):
+        """One of params.py's messages, in the user's language."""
+        return self.env['ir.translation']._get_source(None, ('code',), self.env.lang, source) or source
+
+    @api.model
     def _check_webhook_param(self, key, value):
-        def translate(source):  # params.py's messages, in the user's language
-            return self.env['ir.translation']._get_source(None, ('code',), self.env.lang, source) or source
         try:
-            params.check(key, value, translate)
+            params.check(key, value, self._webhook_translate)
         except ValueError as error:
             raise ValidationError(_('%s Nothing was saved.') % error) from None
+
+    @api.model
+    def _webhook_param(self, key):
+        """The parsed value of the addon's system parameter ``key`` (its default when unset); raises
+        ValueError naming it and its bounds (in the user's language) when a bad value was stored
+        before it was checked."""
+        return params.check(key, self.sudo().get_param(key), self._webhook_translate)
 
     @api.model
     def _capture_disabled(self):

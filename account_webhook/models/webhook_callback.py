@@ -12,7 +12,7 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import OrderedSet, formatLang
 
-from .. import batches, params, payload, sender
+from .. import batches, payload, sender
 from ..runtime import claims
 from .webhook_record import written_by_addon
 
@@ -23,10 +23,8 @@ BACKFILL_SECONDS = 30  # per run of the backfill cron; what is left waits for it
 KEY_LENGTH = 40
 KEY_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789'
 KEY_PATTERN = re.compile(r'^[A-Za-z0-9]{%d}$' % KEY_LENGTH)
+# as Svix: the previous key stays valid 24 hours after a rotation, a year at most (params.py)
 OVERLAP_PARAM = 'account_webhook.key_overlap_hours'
-# as Svix: the previous key stays valid 24 hours after a rotation; a year at most
-DEFAULT_OVERLAP_HOURS = params.PARAMS['key_overlap_hours'].default
-MAX_OVERLAP_HOURS = params.PARAMS['key_overlap_hours'].high
 ALERT_AFTER = datetime.timedelta(hours=1)  # an endpoint failing longer than this is an incident
 # mail.thread's own bookkeeping: writing only these is no revision of the callback
 MAIL_FIELDS = ('message_', 'activity_', 'website_message_ids')
@@ -581,18 +579,12 @@ class WebhookCallback(models.Model):
 
     @api.model
     def _overlap_hours(self):
-        value = self.env['ir.config_parameter'].sudo().get_param(OVERLAP_PARAM) or ''
-        if not value.strip():
-            return DEFAULT_OVERLAP_HOURS
+        """The key-rotation overlap in hours (its default and bounds: ``params.py``); a bad value stored
+        before values were checked refuses the rotation, naming it and its bounds."""
         try:
-            hours = float(value)
-        except ValueError:
-            hours = 0
-        if not 0 < hours <= MAX_OVERLAP_HOURS:
-            raise UserError(_('Rotate key: the system parameter %(param)s is "%(value)s"; it must be a positive '
-                              'number of hours, at most %(most)s (24 by default). Nothing was changed.') % {
-                                  'param': OVERLAP_PARAM, 'value': value, 'most': MAX_OVERLAP_HOURS})
-        return hours
+            return self.env['ir.config_parameter']._webhook_param(OVERLAP_PARAM)
+        except ValueError as error:
+            raise UserError(_('Rotate key: %s Nothing was changed.') % error) from None
 
     @api.model
     def _expire_previous_keys(self):

@@ -87,13 +87,16 @@ class TestRecording(WebhookCase):
         poisoned = sender.Result(200, 'fine')
         poisoned.excerpt = 'past the cleaning\x00'  # what PostgreSQL refuses (a ValueError in psycopg2)
         results = [(job, poisoned if job.id == self.delivery.id else sender.Result(200, 'ok')) for job in jobs]
-        claims.record(self.env.cr, state, results, 'test')
+        with self.assertLogs('odoo.addons.account_webhook.runtime.claims', 'ERROR') as logs:
+            claims.record(self.env.cr, state, results, 'test')
+        self.assertIn('delivery %s: its result could not be recorded' % self.delivery.id, logs.output[-1])
         self.Delivery.invalidate_cache()
         self.assertEqual((other.state, other.attempt_ids.success), ('done', True))
         self.assertEqual(self.delivery.state, 'pending', 'retried by its schedule')
         self.assertIn('internal error: the answer could not be recorded (ValueError', self.delivery.last_error)
         self.assertEqual(len(self.delivery.attempt_ids), 1)
-        claims.record(self.env.cr, state, [(self.job(), None)])  # not even a Result
+        with self.assertLogs('odoo.addons.account_webhook.runtime.claims', 'ERROR'):
+            claims.record(self.env.cr, state, [(self.job(), None)])  # not even a Result
         self.delivery.invalidate_cache()
         self.assertEqual(len(self.delivery.attempt_ids), 2)
 

@@ -3,7 +3,9 @@
 """What an administrator types is checked before it is saved: system parameters within their
 bounds, URLs and extra headers a receiver can be reached with; allow-listed names never reach
 link-local or metadata addresses; the chatter never shows a URL's credentials or query values."""
+import importlib.util
 import ipaddress
+import os
 import socket
 
 from hypothesis import HealthCheck, given, settings
@@ -54,6 +56,22 @@ class TestParameters(WebhookCase):
             self.refused(key, value, 'The system parameter %s cannot be "%s": it must be %s' % (
                 key, value[:100], bounds))
 
+    def test_records_are_checked_on_create_and_write(self):
+        Params = self.env['ir.config_parameter']
+        with self.assertRaisesRegex(ValidationError, 'account_webhook.lease_seconds cannot be "inf"'), \
+                self.env.cr.savepoint():
+            Params.create({'key': 'account_webhook.lease_seconds', 'value': 'inf'})
+        self.assertFalse(Params.search([('key', '=', 'account_webhook.lease_seconds')]))
+        param = Params.create({'key': 'account_webhook.lease_seconds', 'value': '300'})
+        with self.assertRaisesRegex(ValidationError, 'account_webhook.lease_seconds cannot be "-5"'), \
+                self.env.cr.savepoint():
+            param.write({'value': '-5'})
+        other = Params.create({'key': 'my.own.parameter', 'value': 'inf'})  # not the addon's: not checked
+        with self.assertRaisesRegex(ValidationError, 'account_webhook.concurrency cannot be "inf"'), \
+                self.env.cr.savepoint():
+            other.write({'key': 'account_webhook.concurrency'})
+        self.assertEqual((param.value, other.key), ('300', 'my.own.parameter'))
+
     def test_good_values_are_kept(self):
         Params = self.env['ir.config_parameter']
         for name, value in (('timeout_total', '2.5'), ('concurrency', '8'), ('retry_schedule', '0, 60,600'),
@@ -85,6 +103,29 @@ class TestParameters(WebhookCase):
             self.assertTrue(spec.low <= value <= spec.high, value)
         elif isinstance(spec, params.Schedule):
             self.assertTrue(1 <= len(value) <= params.MAX_SCHEDULE and all(0 <= s <= params.MAX_DELAY for s in value))
+
+    @FEW
+    @given(st.dictionaries(st.sampled_from(sorted(params.PARAMS)),
+                           st.one_of(st.text(max_size=40), st.floats().map(repr), st.integers().map(str))))
+    def test_settings_never_raise_and_stay_within_bounds(self, stored):
+        settings_now = claims.Settings(stored)
+        self.assertTrue(0 < settings_now.timeouts[0] <= 300 and 0 < settings_now.timeouts[1] <= 3600)
+        self.assertTrue(1 <= settings_now.concurrency <= 1024 and isinstance(settings_now.concurrency, int))
+        self.assertTrue(settings_now.lease >= settings_now.timeout_connect + settings_now.timeout_total)
+        for name, value in stored.items():
+            try:
+                expected = params.check(params.PREFIX + name, value)
+            except ValueError:
+                expected = params.PARAMS[name].default
+            self.assertEqual(getattr(settings_now, name), expected)
+
+    def test_numbers_are_written_in_ascii(self):
+        for text in ('1_000', '\u0665', '\uff15', '0x10', '1e99999', '5\n6', '1e5000'):
+            with self.assertRaises(ValueError):
+                params.check('account_webhook.concurrency', text)
+        self.assertEqual(params.check('account_webhook.concurrency', '  '), 64)  # empty: the default
+        self.assertEqual(params.check('account_webhook.concurrency', ' 12 '), 12)
+        self.assertEqual(params.check('account_webhook.timeout_total', '1.5e1'), 15.0)
 
     def test_switching_capture_off_and_on_is_logged_on_every_callback(self):
         callback = self.make_callback(action='update', fields=('email',))
@@ -123,7 +164,17 @@ class TestUrlsAndHeaders(WebhookCase):
                 ('https://erp..example.com/', 'is not a valid host name'),
                 ('http://[not-ipv6]/', 'is not a valid URL'),
                 ('gopher://erp.example.com/', 'must start with http:// or https://'),
-                ('https:///hook', 'has no host')):
+                ('https:///hook', 'has no host'),
+                ('https://erp.example.com/\u00a0x', 'contains a space or a control character'),
+                ('https://erp.example.com/\u202egpj.exe', 'contains a space or a control character'),
+                ('https://erp.exa\u200bmple.com/', 'contains a space or a control character'),
+                ('https://erp.example.com/\x85', 'contains a space or a control character'),
+                ('http://0x7f.1/', '0x7f.1 is not a valid IPv4 address (four numbers from 0 to 255'),
+                ('http://2130706433/', '2130706433 is not a valid IPv4 address'),
+                ('http://256.1.1.1/', '256.1.1.1 is not a valid IPv4 address'),
+                ('http://[::1/', 'is not a valid URL'),
+                ('http://[::1]:99999/', 'is not a valid URL'),
+                ('https://bad\u2603\u0000.example/', 'contains a space or a control character')):
             self.refused({'url': url}, 'Callback URL: ')
             self.refused({'url': url}, message)
 
@@ -134,6 +185,11 @@ class TestUrlsAndHeaders(WebhookCase):
         self.assertEqual((callback.url, callback.endpoint), ('http://[::1]/hook', 'http://[::1]:80'))
         callback.write({'url': 'http://[2001:db8::1]:8443/hook'})
         self.assertEqual(callback.endpoint, 'http://[2001:db8::1]:8443')
+        callback.write({'url': 'HTTPS://ERP.Example.COM:8443/Hook?a=1'})
+        self.assertEqual((callback.url, callback.endpoint), ('https://erp.example.com:8443/Hook?a=1',
+                                                             'https://erp.example.com:8443'))
+        callback.write({'url': 'http://192.0.2.10/hook'})
+        self.assertEqual(callback.endpoint, 'http://192.0.2.10:80')
 
     def test_the_chatter_shows_no_query_values_nor_credentials(self):
         callback = self.make_callback(url='https://hooks.example.com/catch?token=s3cr3t&id=1')
@@ -181,3 +237,52 @@ class TestAllowedTargets(WebhookCase):
             self.assertTrue(sender.TargetPolicy('erp.internal,169.254.10.0/24').addresses('erp.internal', 80))
         finally:
             socket.getaddrinfo = original
+
+    def test_ipv6_addresses_that_lead_to_ipv4_ones_are_checked_as_them(self):
+        original = socket.getaddrinfo
+        try:
+            for allowed, host in (('', 'hooks.example.com'), ('erp.internal', 'erp.internal')):
+                policy = sender.TargetPolicy(allowed)
+                # NAT64, 6to4, IPv4-compatible and Teredo forms of 169.254.169.254; Azure's and Oracle's metadata
+                for address in ('64:ff9b::a9fe:a9fe', '2002:a9fe:a9fe::1', '::a9fe:a9fe',
+                                '2001:0:4136:e378:8000:63bf:5601:5601', '168.63.129.16', '192.0.0.192'):
+                    socket.getaddrinfo = self.resolving(address)
+                    with self.assertRaisesRegex(ValueError, 'a link-local or cloud metadata address'):
+                        policy.addresses(host, 443)
+                for address in ('8.8.8.8', '::ffff:8.8.8.8', '64:ff9b::808:808', '2606:4700::1111'):
+                    socket.getaddrinfo = self.resolving(address)
+                    self.assertTrue(policy.addresses(host, 443), address)
+            policy = sender.TargetPolicy('')
+            for address in ('64:ff9b::7f00:1', '::ffff:10.0.0.1', '64:ff9b:1::808:808', '::1', '0.0.0.0'):
+                socket.getaddrinfo = self.resolving(address)
+                with self.assertRaisesRegex(ValueError, 'which is not a public address'):
+                    policy.addresses('hooks.example.com', 443)
+            socket.getaddrinfo = self.resolving('64:ff9b::a00:1')  # NAT64 of 10.0.0.1: its network allows it
+            self.assertTrue(sender.TargetPolicy('10.0.0.0/8').addresses('hooks.example.com', 443))
+        finally:
+            socket.getaddrinfo = original
+
+
+class TestMigration(WebhookCase):
+
+    def test_the_upgrade_stores_urls_as_sent_and_fills_the_tracked_url(self):
+        path = os.path.join(os.path.dirname(os.path.dirname(__file__)), 'migrations', '11.0.4.0.0',
+                            'post-migrate.py')
+        spec = importlib.util.spec_from_file_location('odoo.addons.account_webhook.migrations.post_11_0_4', path)
+        migration = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(migration)
+        good = self.make_callback(url='https://erp.example.com/hook')
+        kept = self.make_callback(url='https://erp.example.com/kept')
+        self.env.cr.execute("UPDATE webhook_callback SET url = %s, url_display = NULL WHERE id = %s",
+                            ('https://Bücher.example/ä?token=s3cr3t', good.id))
+        self.env.cr.execute("UPDATE webhook_callback SET url = %s, url_display = NULL WHERE id = %s",
+                            ('https://user:pw@erp.example.com/kept?k=v', kept.id))
+        with self.assertLogs('odoo.addons.account_webhook.migrations', 'WARNING') as logs:
+            migration.migrate(self.env.cr, '11.0.3.0.0')
+        self.assertNotIn('pw', ' '.join(logs.output))
+        (good | kept).invalidate_cache()
+        self.assertEqual((good.url, good.url_display, good.endpoint), (
+            'https://xn--bcher-kva.example/%C3%A4?token=s3cr3t', 'https://xn--bcher-kva.example/%C3%A4?token=***',
+            'https://xn--bcher-kva.example:443'))
+        self.assertEqual((kept.url, kept.url_display), ('https://user:pw@erp.example.com/kept?k=v',
+                                                        'https://erp.example.com/kept?k=***'))

@@ -69,7 +69,9 @@ class TestKeyRotation(DeliveryCase):
         key = self.callback.key
         for value in ('abc', '0', '-3', 'inf', '1e9'):
             self.store_raw_param('account_webhook.key_overlap_hours', value)  # refused by set_param now
-            with self.assertRaisesRegex(UserError, 'key_overlap_hours.*"%s".*positive number of hours' % value):
+            with self.assertRaisesRegex(UserError, 'Rotate key: The system parameter account_webhook.key_overlap_hours '
+                                        'cannot be "%s": it must be a number of hours from 0.01 to 8760. '
+                                        'Nothing was changed.' % value):
                 self.callback.action_rotate_key()
             self.assertEqual(self.callback.key, key)
             self.assertFalse(self.callback.previous_key)
