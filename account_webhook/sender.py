@@ -69,6 +69,7 @@ def _(source):
     return source
 
 
+_BRACKETED = re.compile(r'^\[[0-9A-Fa-f:.]+\](:[0-9]*)?$')  # an IPv6 literal's netloc
 _NUMERIC = re.compile(r'^(0x[0-9a-f]*|[0-9]+)$', re.IGNORECASE)
 _OCTET = r'(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
 _IPV4 = re.compile(r'^(%s\.){3}%s$' % (_OCTET, _OCTET))
@@ -107,10 +108,12 @@ def checked_url(url):
         raise ValueError(_('Callback URL: %s: the port must be from 1 to 65535.'), shown)
     if parts.netloc.startswith('['):
         try:
-            ipaddress.IPv6Address(host.split('%')[0])
+            if not _BRACKETED.match(parts.netloc):  # nothing around it but a port; no zone (%25eth0)
+                raise ValueError(host)
+            ipaddress.IPv6Address(host)
         except ValueError:
             raise ValueError(_('Callback URL: %s is not a valid URL.'), shown) from None
-        netloc = parts.netloc
+        netloc = '[%s]' % host + (':%d' % port if port is not None else '')
     else:
         try:
             ascii_host = host.encode('idna').decode('ascii')

@@ -51,6 +51,7 @@ def hostile_scenario(env, run_engine, events=20):  # noqa: F811
         callbacks = {path: make_callback(env, healthy, url=hostile.url(path), name='hostile %s' % path)
                      for path in sorted(ANSWERS)}
         good = make_callback(env, healthy, name='healthy')
+        env.cr.commit()
         alive = run_engine()
         for i in range(events):
             env['res.partner'].create({'name': 'Hostile test %d' % i})
@@ -101,6 +102,13 @@ def hostile_scenario(env, run_engine, events=20):  # noqa: F811
         healthy.close()
 
 
+def listening(env):  # noqa: F811
+    env.cr.rollback()  # pg_stat_activity is read once per transaction
+    env.cr.execute("""SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()
+                       AND application_name = 'account_webhook dispatcher' AND query LIKE 'LISTEN%%'""")
+    return env.cr.fetchone()[0] > 0
+
+
 @pytest.fixture
 def engine_thread(odoo_db):
     started = []
@@ -123,6 +131,10 @@ def test_hostile_receivers_do_not_stop_a_dedicated_sender(env, request, odoo_db)
             [sys.executable, os.path.join(ROOT, 'scripts', 'odoo'), 'webhook-dispatch', '-c', config, '-d', odoo_db,
              '--logfile=%s' % log_path], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
             start_new_session=True))
+        deadline = time.time() + 60
+        while not listening(env) and time.time() < deadline:  # the events then wait for no start-up
+            assert processes[0].poll() is None, 'webhook-dispatch exited'
+            time.sleep(0.2)
         return lambda: processes[0].poll() is None
     try:
         hostile_scenario(env, start, events=5)

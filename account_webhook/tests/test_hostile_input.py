@@ -174,6 +174,8 @@ class TestUrlsAndHeaders(WebhookCase):
                 ('http://256.1.1.1/', '256.1.1.1 is not a valid IPv4 address'),
                 ('http://[::1/', 'is not a valid URL'),
                 ('http://[::1]:99999/', 'is not a valid URL'),
+                ('http://[::1]\u00fc/', 'is not a valid URL'),
+                ('http://[fe80::1%25eth0]/', 'is not a valid URL'),
                 ('https://bad\u2603\u0000.example/', 'contains a space or a control character')):
             self.refused({'url': url}, 'Callback URL: ')
             self.refused({'url': url}, message)
@@ -190,6 +192,22 @@ class TestUrlsAndHeaders(WebhookCase):
                                                              'https://erp.example.com:8443'))
         callback.write({'url': 'http://192.0.2.10/hook'})
         self.assertEqual(callback.endpoint, 'http://192.0.2.10:80')
+
+    @FEW
+    @given(st.one_of(st.text(max_size=60).map(lambda text: 'https://' + text),
+                     st.builds('{}://{}/{}?{}'.format, st.sampled_from(['http', 'https', 'HTTP', 'ftp']),
+                               st.text(max_size=30), st.text(max_size=30), st.text(max_size=30))))
+    def test_any_url_is_refused_with_a_message_or_stored_as_sent(self, url):
+        try:
+            stored = sender.checked_url(url)
+        except ValueError as error:
+            message, values = error.args
+            self.assertTrue((message % values).startswith('Callback URL: '))
+            return
+        # what is stored is ASCII, checks again to itself, and http.client can send it as it is
+        stored.encode('ascii')
+        self.assertEqual(sender.checked_url(stored), stored)
+        self.assertTrue(sender.endpoint_of(stored).startswith(('http://', 'https://')))
 
     def test_the_chatter_shows_no_query_values_nor_credentials(self):
         callback = self.make_callback(url='https://hooks.example.com/catch?token=s3cr3t&id=1')
