@@ -66,7 +66,15 @@ class Schedule(object):
 class Targets(object):
     """Comma-separated host names, IP addresses or networks (CIDR) that may be private."""
     default = ''
-    HOST = re.compile(r'^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?)+$')
+    # one DNS label; a name is checked label by label (one pattern for the whole name backtracked
+    # exponentially on a long label that does not match)
+    LABEL = re.compile(r'^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z')
+
+    @classmethod
+    def host_name(cls, text):
+        """Whether ``text`` is a host name: dot-separated labels, 253 characters at most (and a final dot)."""
+        name = text[:-1] if text.endswith('.') else text
+        return 1 <= len(name) <= 253 and all(cls.LABEL.match(label) for label in name.split('.'))
 
     @staticmethod
     def bounds():
@@ -80,7 +88,7 @@ class Targets(object):
             try:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
-                if not self.HOST.match(item):
+                if not self.host_name(item):
                     raise ValueError(self.bounds()) from None
         return text
 

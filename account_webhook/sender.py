@@ -129,8 +129,11 @@ def checked_url(url):
             raise ValueError(_('Callback URL: %(url)s: %(host)s is not a valid IPv4 address (four numbers from 0 '
                                'to 255, separated by dots).'), {'url': shown, 'host': host})
         netloc = ascii_host + (':%d' % port if port is not None else '')
-    return urlunsplit((parts.scheme, netloc, quote(parts.path, safe=_URL_SAFE),
-                       quote(parts.query, safe=_URL_SAFE), quote(parts.fragment, safe=_URL_SAFE)))
+    checked = urlunsplit((parts.scheme, netloc, quote(parts.path, safe=_URL_SAFE),
+                          quote(parts.query, safe=_URL_SAFE), quote(parts.fragment, safe=_URL_SAFE)))
+    if len(checked) > MAX_URL:  # as it is stored and sent: percent-encoding makes a URL up to 9 times longer
+        raise ValueError(_('Callback URL: it is longer than %s characters.'), MAX_URL)
+    return checked
 
 
 def redacted_url(url):

@@ -187,6 +187,8 @@ def test_deliveries_are_read_only_but_for_their_buttons(admin_rpc):
     ('breaker_cooldown', '1e999', 'a number of seconds from 1 to 86400'),
     ('key_overlap_hours', 'inf', 'a number of hours from 0.01 to 8760'),
     ('allowed_targets', '10.0.0.0/8;erp', 'host names, IP addresses or networks (such as 10.0.0.0/8), separated by'),
+    # a long label that is not one: refused at once (a pattern over the whole name took minutes)
+    ('allowed_targets', 'erp.' + 'a' * 60 + '!', 'host names, IP addresses or networks (such as 10.0.0.0/8)'),
     ('capture_disabled', 'maybe', 'one of 1, true, yes, on, 0, false, no, off'),
 ])
 def test_a_bad_system_parameter_is_a_clear_fault_and_saves_nothing(admin_rpc, name, value, bounds):
@@ -229,5 +231,28 @@ def test_a_url_is_stored_and_tracked_as_it_is_sent(admin_rpc):
         assert (callback['url'], callback['url_display'], callback['endpoint']) == (
             'https://xn--bcher-kva.example/pfad/%C3%A4?token=%C3%BC', 'https://xn--bcher-kva.example/pfad/%C3%A4?token=***',
             'https://xn--bcher-kva.example:443')
+    finally:
+        admin_rpc('webhook.callback', 'unlink', [callback_id])
+
+
+@pytest.mark.parametrize('vals, message', [
+    ({'url': 'https://user:pw@erp.example.com/h'}, 'carries a user name or password; put credentials in Extra'),
+    ({'url': 'http://[::1]:99999/h'}, 'is not a valid URL'),
+    ({'url': 'https://erp.example.com/a b'}, 'contains a space or a control character'),
+    ({'headers': '\n'.join('X-H%d: %s' % (i, 'a' * 1000) for i in range(9))},
+     'Extra headers: at most 20 lines and 8192 characters in all'),
+])
+def test_a_bad_url_or_header_is_refused_on_write_and_saves_nothing(admin_rpc, vals, message):
+    callback_id = admin_rpc('webhook.callback', 'create', {
+        'name': 'write-refused', 'model': 'res.partner', 'action': 'update', 'field_names': ['email'],
+        'url': 'https://erp.example.com/hooks?token=t0k3n'})
+    try:
+        fields = ['url', 'url_display', 'endpoint', 'headers']
+        [before] = admin_rpc('webhook.callback', 'read', [callback_id], fields)
+        with pytest.raises(xmlrpc.client.Fault) as fault:
+            admin_rpc('webhook.callback', 'write', [callback_id], vals)
+        assert message in fault.value.faultString
+        assert admin_rpc('webhook.callback', 'read', [callback_id], fields) == [before]
+        assert before['url_display'] == 'https://erp.example.com/hooks?token=***'
     finally:
         admin_rpc('webhook.callback', 'unlink', [callback_id])

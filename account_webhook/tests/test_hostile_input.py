@@ -7,6 +7,7 @@ import importlib.util
 import ipaddress
 import os
 import socket
+import time
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -127,6 +128,18 @@ class TestParameters(WebhookCase):
         self.assertEqual(params.check('account_webhook.concurrency', ' 12 '), 12)
         self.assertEqual(params.check('account_webhook.timeout_total', '1.5e1'), 15.0)
 
+    def test_allowed_targets_are_checked_label_by_label_and_fast(self):
+        start = time.monotonic()
+        for text in ('a' * 60 + '!', 'erp.' + 'a' * 5000 + '!', 'a' * 64, '-erp.internal', 'erp-.internal',
+                     'erp..internal', '.', ('a' * 63 + '.') * 4, 'erp internal'):
+            with self.assertRaises(ValueError, msg=text):
+                params.check('account_webhook.allowed_targets', text)
+        # one pattern over the whole name took seconds (exponential backtracking) on the first of those
+        self.assertLess(time.monotonic() - start, 1)
+        for text in ('erp.internal', 'erp.internal.', 'my_host', 'a' * 63 + '.' + 'b' * 63, '10.0.0.0/8, ::1',
+                     'fd00::/8,erp.internal'):
+            self.assertEqual(params.check('account_webhook.allowed_targets', text), text)
+
     def test_switching_capture_off_and_on_is_logged_on_every_callback(self):
         callback = self.make_callback(action='update', fields=('email',))
         Params = self.env['ir.config_parameter']
@@ -136,6 +149,9 @@ class TestParameters(WebhookCase):
             Params.set_param('account_webhook.capture_disabled', '0')
         self.assertEqual(len(logs.output), 2)
         self.assertIn('switched capture off', logs.output[0])
+        self.assertIn('switched capture on', logs.output[1])
+        for line in logs.output:  # naming who did it
+            self.assertIn('%s (%s, id %s)' % (self.env.user.name, self.env.user.login, self.env.user.id), line)
         notes = callback.message_ids.mapped('body')
         self.assertTrue(any('Capture switched off by' in body for body in notes), notes)
         self.assertTrue(any('Capture switched on again by' in body for body in notes), notes)
@@ -155,6 +171,7 @@ class TestUrlsAndHeaders(WebhookCase):
     def test_bad_urls_are_refused(self):
         for url, message in (
                 ('https://erp.example.com/' + 'a' * 2048, 'longer than 2048 characters'),
+                ('https://erp.example.com/' + '\u00e4' * 400, 'longer than 2048 characters'),  # as sent: %C3%A4 each
                 ('https://erp.example.com/a b', 'contains a space or a control character'),
                 ('https://erp.example.com/a\tb', 'contains a space or a control character'),
                 ('https://user:secret@erp.example.com/', 'carries a user name or password'),
@@ -192,6 +209,21 @@ class TestUrlsAndHeaders(WebhookCase):
                                                              'https://erp.example.com:8443'))
         callback.write({'url': 'http://192.0.2.10/hook'})
         self.assertEqual(callback.endpoint, 'http://192.0.2.10:80')
+
+    def test_ipv6_literals_connect_to_their_host_and_port(self):
+        connections = sender.Connections('::1')
+        try:
+            for url, endpoint, host, port in (
+                    ('http://[::1]/x', 'http://[::1]:80', '::1', 80),
+                    ('http://[::1]:8080/x', 'http://[::1]:8080', '::1', 8080),
+                    ('https://[2001:db8::1]/x', 'https://[2001:db8::1]:443', '2001:db8::1', 443),
+                    ('https://[2001:db8::1]:8443/x?a=1', 'https://[2001:db8::1]:8443', '2001:db8::1', 8443)):
+                self.assertEqual(sender.endpoint_of(url), endpoint)
+                connection, reused = connections.get(url)  # built, not connected
+                self.assertEqual((connection.host, connection.port, reused), (host, port, False))
+                connection.close()
+        finally:
+            connections.close()
 
     @FEW
     @given(st.one_of(st.text(max_size=60).map(lambda text: 'https://' + text),
