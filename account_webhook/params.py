@@ -12,17 +12,14 @@ import math
 import re
 from collections import OrderedDict
 
+from .sender import _, is_host_name  # _: sender's marker of messages to translate
+
 PREFIX = 'account_webhook.'
 DEFAULT_SCHEDULE = '5,300,1800,7200,18000,36000,36000'  # seconds after attempts 1, 2, ...
 MAX_SCHEDULE = 50  # retries at most
 MAX_DELAY = 7 * 86400  # a week between two attempts, at most
 # a number as written in ASCII: no "1_000", no other scripts' digits (Python versions read those differently)
 NUMBER = re.compile(r'^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)([eE][+-]?[0-9]{1,4})?$')
-
-
-def _(source):
-    """Marks a message for translation: ``models/ir_config_parameter.py`` translates it."""
-    return source
 
 
 class Number(object):
@@ -66,15 +63,6 @@ class Schedule(object):
 class Targets(object):
     """Comma-separated host names, IP addresses or networks (CIDR) that may be private."""
     default = ''
-    # one DNS label; a name is checked label by label (one pattern for the whole name backtracked
-    # exponentially on a long label that does not match)
-    LABEL = re.compile(r'^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z')
-
-    @classmethod
-    def host_name(cls, text):
-        """Whether ``text`` is a host name: dot-separated labels, 253 characters at most (and a final dot)."""
-        name = text[:-1] if text.endswith('.') else text
-        return 1 <= len(name) <= 253 and all(cls.LABEL.match(label) for label in name.split('.'))
 
     @staticmethod
     def bounds():
@@ -88,7 +76,7 @@ class Targets(object):
             try:
                 ipaddress.ip_network(item, strict=False)
             except ValueError:
-                if not self.host_name(item):
+                if not is_host_name(item):
                     raise ValueError(self.bounds()) from None
         return text
 

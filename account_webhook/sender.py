@@ -59,7 +59,7 @@ class ConnectTimeout(OSError):
 
 MAX_URL = 2048
 MAX_HEADERS, MAX_HEADER_LINE, MAX_HEADERS_SIZE = 20, 4096, 8192  # a callback's extra headers, at most
-_LABEL = re.compile(r'^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$')
+_LABEL = re.compile(r'^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)\Z')  # one DNS label
 # what percent-encoding leaves as is in a path or query (RFC 3986's reserved and unreserved characters)
 _URL_SAFE = "/?#[]@!$&'()*+,;=%:-._~"
 
@@ -73,6 +73,14 @@ _BRACKETED = re.compile(r'^\[[0-9A-Fa-f:.]+\](:[0-9]*)?$')  # an IPv6 literal's 
 _NUMERIC = re.compile(r'^(0x[0-9a-f]*|[0-9]+)$', re.IGNORECASE)
 _OCTET = r'(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])'
 _IPV4 = re.compile(r'^(%s\.){3}%s$' % (_OCTET, _OCTET))
+
+
+def is_host_name(name):
+    """Whether ``name`` (ASCII) is a host name: dot-separated DNS labels, at most 253 characters, and
+    an optional final dot. Checked label by label (one pattern for a whole name backtracks
+    exponentially on a long label that does not match)."""
+    name = name[:-1] if name.endswith('.') else name
+    return 1 <= len(name) <= 253 and all(_LABEL.match(label) for label in name.split('.'))
 
 
 def _invisible(char):
@@ -119,11 +127,10 @@ def checked_url(url):
             ascii_host = host.encode('idna').decode('ascii')
         except UnicodeError:
             ascii_host = ''
-        labels = ascii_host.rstrip('.').split('.')
-        if not ascii_host or len(ascii_host) > 254 or not all(_LABEL.match(label) for label in labels):
+        if not is_host_name(ascii_host):
             raise ValueError(_('Callback URL: %(url)s: %(host)s is not a valid host name.'),
                              {'url': shown, 'host': host})
-        if _NUMERIC.match(labels[-1]) and not _IPV4.match(ascii_host):
+        if _NUMERIC.match(ascii_host.rstrip('.').rsplit('.', 1)[-1]) and not _IPV4.match(ascii_host):
             # no top-level domain is a number: an IPv4 address, in its dotted-decimal form only (what
             # resolvers would read 0x7f.1 or 2130706433 as is not what an administrator sees)
             raise ValueError(_('Callback URL: %(url)s: %(host)s is not a valid IPv4 address (four numbers from 0 '

@@ -317,7 +317,7 @@ def record(cr, state, results, sent_by=None):
         return set()
     try:
         return _in_savepoint(cr, state, results, sent_by)
-    except _PASS_ON:
+    except psycopg2.Error:
         raise
     except Exception:  # pylint: disable=broad-except  # see the docstring
         _logger.exception('account_webhook: recording %s results at once failed; one by one', len(results))
@@ -325,7 +325,7 @@ def record(cr, state, results, sent_by=None):
     for job, result in results:
         try:
             opened |= _in_savepoint(cr, state, [(job, result)], sent_by)
-        except _PASS_ON:
+        except psycopg2.Error:
             raise
         except Exception as error:  # pylint: disable=broad-except
             _logger.exception('account_webhook: delivery %s: its result could not be recorded', job.id)
@@ -335,8 +335,6 @@ def record(cr, state, results, sent_by=None):
     return opened
 
 
-_PASS_ON = (psycopg2.Error, KeyboardInterrupt, SystemExit)
-
 
 def _in_savepoint(cr, state, results, sent_by):
     """_record in a savepoint, undone when it raises anything else than a database error."""
@@ -344,7 +342,7 @@ def _in_savepoint(cr, state, results, sent_by):
     try:
         opened = _record(cr, state, results, sent_by)
     except psycopg2.Error:
-        raise  # the transaction is aborted: the caller rolls it back
+        raise  # the transaction is aborted: no savepoint to go back to, the caller rolls it back
     except Exception:
         cr.execute('ROLLBACK TO SAVEPOINT account_webhook_record')
         raise
