@@ -78,8 +78,7 @@ class WebhookCallback(models.Model):
     field_ids = fields.Many2many(
         'ir.model.fields', 'webhook_callback_field_rel', 'callback_id', 'field_id', string='Fields',
         domain="[('model_id', '=', model_id), ('store', '=', True), ('ttype', 'not in', ['binary']), "
-               "('groups', '=', False), ('name', 'not ilike', 'passw'), ('name', 'not ilike', 'token'), "
-               "('name', 'not ilike', 'secret'), ('name', 'not ilike', 'crypt'), ('name', 'not ilike', 'signup')]",
+               "('webhook_secret', '=', False)]",
         help='Fields sent in "values"; an update callback fires only when one of them changes.')
     url = fields.Char(string='Callback URL', required=True,
                       help='Where the notification is POSTed (http or https). Credentials go in Extra headers.')
@@ -317,8 +316,7 @@ class WebhookCallback(models.Model):
                         'field': field.name, 'model': callback.model_id.model})
                 if field.ttype in payload.UNTRACKABLE_TYPES or not field.store:
                     raise ValidationError(_('Fields: %s cannot be tracked (binary or not stored).') % field.name)
-                model_field = self.env[field.model]._fields.get(field.name) if field.model in self.env else None
-                if model_field is not None and payload.is_secret(model_field):
+                if field.webhook_secret:
                     raise ValidationError(_('Fields: %s holds a secret (a password, token or key, or a field only '
                                             'some groups may read) and is never sent.') % field.name)
             if callback.action == 'update' and not callback.field_ids:

@@ -6,6 +6,7 @@ in the sample or stored in a delivery."""
 import json
 
 from odoo.exceptions import ValidationError
+from odoo.tools.safe_eval import safe_eval
 
 from .. import payload
 from .test_delivery import DeliveryCase
@@ -86,3 +87,16 @@ class TestPayloadSecrets(DeliveryCase):
         self.assertTrue(payload.is_secret(self.env['res.partner']._fields['signup_token']))  # by its groups too
         self.assertFalse(payload.is_secret(self.env['res.partner']._fields['email']))
         self.assertEqual(payload._nested_fields(self.env['mail.message']), [])
+
+    def test_the_form_offers_no_secret_to_choose(self):
+        Fields = self.env['ir.model.fields']
+        partner_model = self.env['ir.model']._get('res.partner')
+        domain = safe_eval(self.Callback._fields['field_ids'].domain, {'model_id': partner_model.id})
+        offered = Fields.search(domain)
+        self.assertIn('email', offered.mapped('name'))
+        for name in offered.mapped('name'):
+            self.assertFalse(payload.is_secret(self.env['res.partner']._fields[name]), name)
+        # signup_token and signup_type are restricted to groups in the code, not in ir.model.fields.groups
+        secret = Fields.search(domain[:-1] + [('webhook_secret', '=', True)])
+        self.assertLessEqual({'signup_token', 'signup_type'}, set(secret.mapped('name')))
+        self.assertEqual(offered | secret, Fields.search(domain[:-1]))
