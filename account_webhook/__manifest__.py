@@ -17,7 +17,7 @@
         'views/webhook_replay_views.xml',
         'views/webhook_callback_views.xml',
         'views/webhook_delivery_views.xml',
-        'views/webhook_copy_views.xml',
+        'wizards/webhook_copy_decision_views.xml',
         'views/webhook_menus.xml',
         'data/ir_cron.xml',
         'data/mail_data.xml',

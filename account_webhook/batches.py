@@ -1,12 +1,14 @@
 # Copyright 2026 account_webhook developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Cron work in short transactions: housekeeping, backfill and replay.
+"""Cron work in short transactions: housekeeping, backfill and replay, with one loop and one set of timeouts.
 
 A cron job of the addon that has much to do (delete old deliveries, queue a backfill, queue a
-replay) does it in batches, each its own transaction committed at once (``commit``: the cron's
-own cursor) or, in tests and in callers that hold a transaction, a savepoint of it. A batch waits
-only a little for a lock and gives way (it goes on at the next call) rather than queueing behind
-an upgrade or an administrator's long transaction; the job stops at its time budget.
+replay) does it in batches (``run_batches``), each its own transaction committed at once
+(``short_transaction`` with ``commit``: the cron's own cursor) or, in tests and in callers that
+hold a transaction, a savepoint of it. A batch waits at most LOCK_TIMEOUT for a lock and gives
+way (it goes on at the next call) rather than queueing behind an upgrade or an administrator's
+long transaction; a statement slower than STATEMENT_TIMEOUT is cancelled; the job stops at its
+time budget.
 """
 import logging
 import threading
@@ -22,6 +24,8 @@ _logger = logging.getLogger(__name__)
 # the batch gives way, and the work goes on at the next call
 GIVE_WAY = (errorcodes.LOCK_NOT_AVAILABLE, errorcodes.SERIALIZATION_FAILURE, errorcodes.DEADLOCK_DETECTED,
             errorcodes.QUERY_CANCELED)
+LOCK_TIMEOUT = '2s'  # waiting longer for a lock (an upgrade's CREATE INDEX, say): give way, go on next call
+STATEMENT_TIMEOUT = '5s'  # a statement slower than this is cancelled (housekeeping then makes its batch smaller)
 _TIMEOUTS = "SELECT set_config('lock_timeout', %s, true), set_config('statement_timeout', %s, true)"
 
 
@@ -32,7 +36,7 @@ def cron_commits():
 
 
 @contextmanager
-def short_transaction(cr, commit, lock_timeout, statement_timeout):
+def short_transaction(cr, commit, lock_timeout=LOCK_TIMEOUT, statement_timeout=STATEMENT_TIMEOUT):
     """One batch: its own transaction (READ COMMITTED, committed at the end, rolled back on error)
     when ``commit``, else a savepoint; with these lock and statement timeouts for its duration."""
     if commit:
@@ -53,36 +57,64 @@ def short_transaction(cr, commit, lock_timeout, statement_timeout):
             cr.execute(_TIMEOUTS, saved)
 
 
-def run_batches(items, batch, max_seconds, commit, name):
+class Run(object):
+    """What run_batches did: the sum of the batches' counts, how many batches ran and the longest
+    one (seconds), and why it stopped: ``finished``, ``time`` (its budget), ``lock`` or another
+    SQLSTATE of GIVE_WAY (with ``stop_on_give_way``), ``cron`` (``should_stop``)."""
+
+    def __init__(self):
+        self.total, self.batches, self.longest, self.stopped = 0, 0, 0.0, 'finished'
+
+    def timed(self, started):
+        self.batches += 1
+        self.longest = max(self.longest, time.monotonic() - started)
+
+
+def run_batches(items, batch, max_seconds, commit, name, run=None, stop_on_give_way=False, retry=None,
+                should_stop=None):
     """Call ``batch(item)`` for each item in turn, again as long as it returns ``(count, True)``
     (more to do), for at most ``max_seconds`` (the next batch is not started when it would end
-    later, judged by the last one; at least one batch a call, so that each call makes progress).
-    ``batch`` runs its own short transaction (see short_transaction). When one fails: in tests
-    (not ``commit``) the error is raised; in the cron it is logged with ``name(item)`` and the
-    other items go on (a lock or a serialization failure only gives way). Returns the sum of
-    the counts."""
-    started = time.monotonic()
-    total, last, batches = 0, 0.0, 0
+    later, judged by the last one; at least one batch a call, counting those already in ``run``,
+    so that each call makes progress). ``batch`` runs its own short_transaction. Returns the Run.
+
+    When a batch fails: ``retry(error)`` true tries the item again (housekeeping makes its batch
+    smaller after a statement timeout). A lock or serialization failure (GIVE_WAY) stops the whole
+    run with ``stop_on_give_way``, else only this item until the next call. Any other error is raised
+    in tests (not ``commit``) and with ``stop_on_give_way``; in the cron it is logged with
+    ``name(item)`` and the other items go on. ``should_stop()``, asked after a batch that left more
+    to do, ends the run early (``cron``)."""
+    run = run or Run()
+    started, last = time.monotonic(), 0.0
     for item in items:
         more = True
         while more:
-            if batches and time.monotonic() - started + last > max_seconds:
-                return total
+            if run.batches and time.monotonic() - started + last > max_seconds:
+                run.stopped = 'time'
+                return run
             step = time.monotonic()
-            batches += 1
             try:
                 count, more = batch(item)
             except Exception as error:  # rolled back by the batch's own transaction
-                if not commit:
+                code = getattr(error, 'pgcode', None) if isinstance(error, psycopg2.Error) else None
+                if retry and retry(error):
+                    continue
+                if code in GIVE_WAY and stop_on_give_way:
+                    run.stopped = 'lock' if code == errorcodes.LOCK_NOT_AVAILABLE else code
+                    return run
+                if not commit or (stop_on_give_way and code not in GIVE_WAY):
                     raise
-                if isinstance(error, psycopg2.Error) and error.pgcode in GIVE_WAY:
-                    _logger.info('%s gave way (%s); next time', name(item), error.pgcode)
+                if code in GIVE_WAY:
+                    _logger.info('%s gave way (%s); next time', name(item), code)
                 else:  # the other items go on; this one is tried again at the next call
                     _logger.exception('%s: batch failed; tried again next time', name(item))
                 break
+            run.timed(step)
             last = time.monotonic() - step
-            total += count
-    return total
+            run.total += count
+            if more and should_stop and should_stop():
+                run.stopped = 'cron'
+                return run
+    return run
 
 
 def wake_cron(env, xmlid):

@@ -7,7 +7,7 @@ At install (and by the upgrade to 11.0.3.0.0) the system parameters ``account_we
 and ``account_webhook.database_name`` take the database's ``database.uuid`` and name. A copy has
 another name from its first moment, and Odoo's *Duplicate* and a restore as a copy give it a new
 ``database.uuid`` at their end: the copy's deliveries are held until an administrator decides
-(``models/webhook_copy.py``, ``runtime.claims.State.held``).
+(``models/webhook_copy.py``, ``runtime.state.State.held``).
 
 Odoo drops the addon's tables (with their triggers and indexes) and the records its data files
 created (menus, crons, views, the demo callbacks). It keeps system parameters an administrator
@@ -18,7 +18,7 @@ import logging
 
 from odoo import SUPERUSER_ID, api
 
-from .runtime.claims import REMEMBERED_NAME, REMEMBERED_UUID
+from .runtime.state import REMEMBERED_NAME, REMEMBERED_UUID
 
 _logger = logging.getLogger(__name__)
 

@@ -2,7 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The system parameters ``account_webhook.*``, in one place: each one's default and bounds.
 
-Read by the dispatch runtime (``runtime.claims.Settings``: a bad stored value is reported once and
+Read by the dispatch runtime (``runtime.state.Settings``: a bad stored value is reported once and
 the default used, the engine never stops on one) and checked when an administrator writes one
 (``models/ir_config_parameter.py``: a bad value is refused with a message naming the parameter and
 its bounds, nothing is saved). An empty value means the default.

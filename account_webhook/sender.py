@@ -28,6 +28,8 @@ import time
 import unicodedata
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from . import signing
+
 EXCERPT_BYTES = 4096
 TEXT_CHARS = 2000  # an error text kept on an attempt, at most
 MAX_RETRY_AFTER = 86400  # a receiver asks for a pause of at most this many seconds
@@ -494,3 +496,12 @@ def retry_after_seconds(value, now=None):
         return max(0, min(int((moment - now).total_seconds()), MAX_RETRY_AFTER))
     except (TypeError, ValueError, OverflowError, IndexError):
         return None
+
+
+def post_job(job, connections, settings, handle=None):
+    """Sign and POST one claimed delivery (a ``runtime.outbox.Job``) with the timeouts of ``settings``;
+    no transaction is needed, none should be open."""
+    headers = dict(job.headers)  # never logged: they may carry credentials
+    headers.update(signing.headers(job.keys, job.event_id, int(time.time()), job.body))
+    return post(connections, job.url, job.body, headers, settings.timeout_connect, settings.timeout_total,
+                handle=handle)

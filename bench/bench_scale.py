@@ -6,7 +6,7 @@ rest delivered over the last 100 days) and about --attempts attempts across --ca
 VACUUM ANALYZEd, then measured:
 
 1. the failing-callback check (webhook.callback._deactivate_failing, rolled back), median;
-2. claims (runtime.claims.claim of 64 on a psycopg2 cursor, rolled back): p50 / p95, on a connection
+2. claims (runtime.claiming.claim of 64 on a psycopg2 cursor, rolled back): p50 / p95, on a connection
    as the dispatcher makes them (statements prepared, generic plans) and on a plain one;
 3. the web client over HTTP: a real Odoo server on a free port (no dispatcher, no cron), JSON-RPC as
    the web client asks: the deliveries list (/web/dataset/search_read, 80 rows ordered id desc, and
@@ -65,14 +65,15 @@ def failing_check(registry, rounds):
 
 
 def claims_latency(database, config, rounds, prepared, capacity=64):
-    from odoo.addons.account_webhook.runtime import claims
+    from odoo.addons.account_webhook.runtime import claiming
+    from odoo.addons.account_webhook.runtime.state import read_state
     conn = dispatcher_connection(database, config) if prepared else connect(database, config)
     timings, claimed = [], 0
     try:
         cr = conn.cursor()
         for _round in range(rounds):
             started = time.perf_counter()
-            claimed = len(claims.claim(cr, claims.read_state(cr), capacity))
+            claimed = len(claiming.claim(cr, read_state(cr), capacity))
             timings.append(time.perf_counter() - started)
             conn.rollback()
     finally:

@@ -5,7 +5,7 @@ import doctest
 import statistics
 import time
 
-from odoo.addons.account_webhook.runtime import claims
+from odoo.addons.account_webhook.runtime import scheduling
 from odoo.addons.account_webhook.tests.receiver import TwoPaths
 
 from .test_dispatch import RunningEngine, env, make_callback  # noqa: F401 (fixtures)
@@ -14,7 +14,7 @@ SLOW_SECONDS = 1.5
 
 
 def test_the_share_rule():
-    result = doctest.testmod(claims)
+    result = doctest.testmod(scheduling)
     assert result.attempted >= 5 and result.failed == 0
 
 

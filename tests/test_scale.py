@@ -247,7 +247,7 @@ def scale_db():
 
 
 def dispatcher_connection(db, config=CONFIG):
-    """A connection as the dispatcher's engine makes them: claims.run() PREPAREs its statements on
+    """A connection as the dispatcher's engine makes them: run() PREPAREs its statements on
     it, planned once for any parameters (force_generic_plan)."""
     from odoo.addons.account_webhook.runtime import engine
     options = odoo_options(config)
@@ -264,19 +264,20 @@ def dispatcher_connection(db, config=CONFIG):
 def test_claims_use_indexes_and_take_milliseconds(scale_db, prepared):
     """A claim (first attempts and retries with the per-record order check, rate limits, the lease)
     as an Odoo cursor runs it (plain statements) and as the dispatcher does (generic plans)."""
-    from odoo.addons.account_webhook.runtime import claims
+    from odoo.addons.account_webhook.runtime import claiming
+    from odoo.addons.account_webhook.runtime.state import read_state
     conn = (dispatcher_connection if prepared else connect)(scale_db['name'])
     try:
         cr = conn.cursor()
         timings = []
         for _round in range(15):
             started = time.perf_counter()
-            jobs = claims.claim(cr, claims.read_state(cr), 64)
+            jobs = claiming.claim(cr, read_state(cr), 64)
             timings.append(time.perf_counter() - started)
             conn.rollback()
         assert len(jobs) == 64
         recorder = RecordingCursor(cr)
-        claims.claim(recorder, claims.read_state(recorder), 64)
+        claiming.claim(recorder, read_state(recorder), 64)
         conn.rollback()
         checked = assert_indexed(cr, recorder.statements, 'a claim')
         conn.rollback()
@@ -284,7 +285,7 @@ def test_claims_use_indexes_and_take_milliseconds(scale_db, prepared):
         cr.execute("UPDATE webhook_delivery SET next_attempt_at = next_attempt_at + interval '1 day' "
                    "WHERE state = 'pending' AND attempt_count = 0")
         recorder = RecordingCursor(cr)
-        retried = claims.claim(recorder, claims.read_state(recorder), 64)
+        retried = claiming.claim(recorder, read_state(recorder), 64)
         assert retried
         checked += assert_indexed(cr, recorder.statements, 'a claim of retries')
         conn.rollback()
@@ -408,7 +409,7 @@ def test_the_failing_callback_check_reads_indexes_only(scale_db, scale_registry)
         env = api.Environment(cr, SUPERUSER_ID, {})
         statements, execute = recording(cr)
         started = time.perf_counter()
-        with mute_logger('odoo.addons.account_webhook.models.webhook_callback'):
+        with mute_logger('odoo.addons.account_webhook.runtime.outbox'):
             failing = env['webhook.callback']._deactivate_failing()
         elapsed = time.perf_counter() - started
         cr.execute = execute
@@ -423,7 +424,7 @@ def test_housekeeping_gives_way_to_a_lock_and_commits_short_batches(scale_db, sc
     """An upgrade's CREATE INDEX takes a SHARE lock; housekeeping waits at most its lock timeout for
     it, then stops (rolled back) and goes on at its next call, in batches committed one by one."""
     from odoo import SUPERUSER_ID, api
-    from odoo.addons.account_webhook.models import webhook_delivery
+    from odoo.addons.account_webhook.models import webhook_housekeeping
     name = scale_db['name']
     count = "SELECT count(*) FROM webhook_delivery WHERE state = 'done'"
     done_before = sql(name, count)[0][0]
@@ -443,12 +444,12 @@ def test_housekeeping_gives_way_to_a_lock_and_commits_short_batches(scale_db, sc
     assert sql(name, count)[0][0] == done_before
     with api.Environment.manage(), scale_registry.cursor() as cr:
         env = api.Environment(cr, SUPERUSER_ID, {})
-        original = webhook_delivery.FIRST_BATCH, webhook_delivery.MAX_BATCH
-        webhook_delivery.FIRST_BATCH = webhook_delivery.MAX_BATCH = 500
+        original = webhook_housekeeping.FIRST_BATCH, webhook_housekeeping.MAX_BATCH
+        webhook_housekeeping.FIRST_BATCH = webhook_housekeeping.MAX_BATCH = 500
         try:
             report = env['webhook.delivery']._housekeeping(max_seconds=1, commit=True)
         finally:
-            webhook_delivery.FIRST_BATCH, webhook_delivery.MAX_BATCH = original
+            webhook_housekeeping.FIRST_BATCH, webhook_housekeeping.MAX_BATCH = original
         cr.rollback()  # what the batches committed stays
     assert report['stopped'] == 'time' and report['deliveries'] >= 500, report
     assert report['longest'] < 2, report
@@ -457,7 +458,7 @@ def test_housekeeping_gives_way_to_a_lock_and_commits_short_batches(scale_db, sc
 
 def test_housekeeping_from_the_cron_stops_after_a_batch_when_another_cron_job_waits(scale_db, scale_registry):
     from odoo import SUPERUSER_ID, api
-    from odoo.addons.account_webhook.models import webhook_delivery
+    from odoo.addons.account_webhook.models import webhook_housekeeping
     name = scale_db['name']
     sweep = sql(name, "SELECT res_id FROM ir_model_data WHERE module = 'account_webhook' "
                       "AND name = 'ir_cron_webhook_dispatch'")[0][0]
@@ -467,8 +468,8 @@ def test_housekeeping_from_the_cron_stops_after_a_batch_when_another_cron_job_wa
         with api.Environment.manage(), scale_registry.cursor() as cr:
             env = api.Environment(cr, SUPERUSER_ID, {})
             return env['webhook.delivery']._housekeeping(max_seconds=max_seconds, commit=True, yield_to_crons=True)
-    original = webhook_delivery.FIRST_BATCH, webhook_delivery.MAX_BATCH
-    webhook_delivery.FIRST_BATCH = webhook_delivery.MAX_BATCH = 200
+    original = webhook_housekeeping.FIRST_BATCH, webhook_housekeeping.MAX_BATCH
+    webhook_housekeeping.FIRST_BATCH = webhook_housekeeping.MAX_BATCH = 200
     holder = connect(name)
     try:
         sql(name, set_nextcall, (-1, sweep))  # the sweep is due and no cron worker has taken it
@@ -479,7 +480,7 @@ def test_housekeeping_from_the_cron_stops_after_a_batch_when_another_cron_job_wa
         report = housekeeping(0.5)
         assert report['stopped'] == 'time' and report['deliveries'] > 200, report
     finally:
-        webhook_delivery.FIRST_BATCH, webhook_delivery.MAX_BATCH = original
+        webhook_housekeeping.FIRST_BATCH, webhook_housekeeping.MAX_BATCH = original
         holder.rollback()
         holder.close()
         sql(name, set_nextcall, (24 * 60, sweep))
@@ -519,8 +520,8 @@ import odoo
 odoo_compat.patch_odoo()
 odoo.tools.config.parse_config(['-c', %(config)r, '-d', %(db)r, '--log-level=warn'])
 from odoo import SUPERUSER_ID, api
-from odoo.addons.account_webhook.models import webhook_delivery
-webhook_delivery.FIRST_BATCH = webhook_delivery.MAX_BATCH = %(batch)d  # still at work when the upgrade comes
+from odoo.addons.account_webhook.models import webhook_housekeeping
+webhook_housekeeping.FIRST_BATCH = webhook_housekeeping.MAX_BATCH = %(batch)d  # still at work when the upgrade comes
 registry = odoo.registry(%(db)r)
 while True:  # the cron, called again and again until stopped
     with api.Environment.manage(), registry.cursor() as cr:

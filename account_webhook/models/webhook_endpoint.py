@@ -5,7 +5,7 @@ from odoo import fields, models
 
 class WebhookEndpoint(models.Model):
     """Circuit-breaker state of one receiving endpoint (scheme://host:port), shared by every
-    dispatcher. Written by the dispatch runtime in SQL (see runtime/claims.py); read by the
+    dispatcher. Written by the dispatch runtime in SQL (see runtime/recording.py); read by the
     callbacks' health."""
     _name = 'webhook.endpoint'
     _inherit = ['webhook.record']

@@ -13,13 +13,12 @@ from odoo.exceptions import UserError, ValidationError
 from odoo.tools.misc import formatLang
 
 from .. import batches
+from ..runtime import outbox
 
 _logger = logging.getLogger(__name__)
 
 REPLAY_BATCH = 1000  # deliveries per transaction (one UPDATE)
 REPLAY_SECONDS = 30  # per run of the replay cron; what is left waits for its next run
-LOCK_TIMEOUT = '2s'  # a batch waits at most this long for a row someone holds, then gives way
-STATEMENT_TIMEOUT = '10s'
 STATES = (('replay_failed', 'failed'), ('replay_done', 'done'))  # the wizard's check boxes -> delivery states
 # What a replay reads: this callback's period of webhook_delivery_callback_created_index
 # (callback_id, create_date, id) INCLUDE (state), index-only, whatever the size of the outbox.
@@ -246,7 +245,7 @@ class WebhookReplay(models.Model):
         def batch(replay):
             result = replay._replay_batch(batch_size, commit)
             return (0, False) if result is None else (result[1], result[0] >= batch_size)
-        return batches.run_batches(replays, batch, max_seconds, commit, lambda replay: 'Replay %s' % replay.id)
+        return batches.run_batches(replays, batch, max_seconds, commit, lambda replay: 'Replay %s' % replay.id).total
 
     def _replay_batch(self, batch_size=REPLAY_BATCH, commit=False):
         """One batch of this replay: the next ``batch_size`` deliveries of the callback recorded in
@@ -262,7 +261,7 @@ class WebhookReplay(models.Model):
         cr = self.env.cr
         batch_size = max(1, int(batch_size))
         try:
-            with batches.short_transaction(cr, commit, LOCK_TIMEOUT, STATEMENT_TIMEOUT):
+            with batches.short_transaction(cr, commit):
                 cr.execute("""SELECT callback_id, date_from, date_to, replay_failed, replay_done, max_id,
                                      last_create_date, last_id
                                 FROM webhook_replay WHERE id = %s AND state = 'running'
@@ -282,12 +281,7 @@ class WebhookReplay(models.Model):
                 if ids:
                     # as action_resend: due now, no lease; the event id and the payload are kept. A row
                     # whose state changed since it was read (sent, resent) is left as it is.
-                    cr.execute("""UPDATE webhook_delivery
-                                     SET state = 'pending', next_attempt_at = now() at time zone 'UTC',
-                                         lease_until = NULL, write_uid = %s, write_date = now() at time zone 'UTC'
-                                   WHERE id = ANY(%s) AND state = ANY(%s)""",
-                               (self.env.uid, ids, states), log_exceptions=False)
-                    queued = cr.rowcount
+                    queued = outbox.requeue(cr, ids, self.env.uid, states)
                 cursor_id, cursor_date = rows[-1][:2] if rows else (None, None)
                 finished = read < batch_size
                 cr.execute("""UPDATE webhook_replay

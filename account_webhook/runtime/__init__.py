@@ -21,7 +21,7 @@ How does it work?
     Capture writes outbox rows in the user's transaction; a statement trigger NOTIFYs on
     commit. The engine's loop ``LISTEN``s on each database, and on a notification, a result or
     every ``POLL_SECONDS``, runs one short READ COMMITTED transaction that records the results
-    that came back and claims what can start now (``claims.claim``: ``FOR UPDATE SKIP LOCKED``,
+    that came back and claims what can start now (``claiming.claim``: ``FOR UPDATE SKIP LOCKED``,
     at most ``concurrency`` in flight per dispatcher and ``per_endpoint`` per endpoint,
     round-robin across endpoints, first attempts before retries, per-record order, rate
     limits, circuit breakers). Claimed jobs go to a pool of threads that POST over pooled
@@ -39,7 +39,7 @@ Caveats
       the HTTP workers log a warning and only the cron sweep sends (once a minute).
     * ``ACCOUNT_WEBHOOK_NO_DISPATCHER=1`` in the environment keeps a server from starting one.
     * A copy of a database (Odoo's Duplicate, a restore as a copy: a new ``database.uuid``) sends
-      nothing (``claims.State.held``) until an administrator keeps sending or deactivates its callbacks.
+      nothing (``state.State.held``) until an administrator keeps sending or deactivates its callbacks.
 """
 import logging
 import os

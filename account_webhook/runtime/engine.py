@@ -20,7 +20,8 @@ import odoo
 
 from .. import params as parameters
 from .. import sender
-from . import claims
+from . import claiming, recording
+from .state import read_state
 
 _logger = logging.getLogger(__name__)
 
@@ -31,7 +32,7 @@ ERROR_PAUSE = 5
 
 
 class Connection(psycopg2.extensions.connection):
-    """The engine's own PostgreSQL connections: claims.run() prepares statements on them."""
+    """The engine's own PostgreSQL connections: run() prepares statements on them."""
 
     def __init__(self, *args, **kwargs):
         super(Connection, self).__init__(*args, **kwargs)
@@ -62,7 +63,7 @@ class SenderPool(object):
                 return
             job, connections, settings = item
             try:
-                result = claims.post(job, connections, settings, job.handle)
+                result = sender.post_job(job, connections, settings, job.handle)
             except Exception as error:  # never lose a job: an unexpected error is a failed attempt
                 _logger.exception('account_webhook: sending delivery %s failed unexpectedly', job.id)
                 result = sender.Result(error='internal error: %s' % (error,))
@@ -155,13 +156,13 @@ class Database(object):
             if self.work is None or self.work.closed:
                 self.work = self._connect(autocommit=False)
             with self.work, self.work.cursor() as cr:
-                state = claims.read_state(cr)  # one round trip: always current settings and breakers
+                state = read_state(cr)  # one round trip: always current settings and breakers
                 settings = self.settings = state.settings
-                claims.record(cr, state, results, engine.sent_by)
+                recording.record(cr, state, results, engine.sent_by)
                 busy = set(job.id for job, _result in results)
                 in_flight = [job for job in self.in_flight.values() if job.id not in busy]
                 capacity = min(capacity + len(busy), settings.concurrency - len(in_flight))
-                jobs = [] if engine.stopping else claims.claim(cr, state, capacity, in_flight)
+                jobs = [] if engine.stopping else claiming.claim(cr, state, capacity, in_flight)
         except Exception as error:  # pylint: disable=broad-except
             # a database or network error, or a bug: the results wait for the next cycle, the engine goes on
             self.unrecorded = results + self.unrecorded

@@ -7,10 +7,10 @@ import uuid
 from odoo.exceptions import AccessError, UserError
 
 from ..hooks import remember_database
-from ..runtime import claims
+from ..runtime.state import REMEMBERED_NAME, REMEMBERED_UUID, read_state
 from .test_delivery import DeliveryCase
 
-CLAIMS_LOGGER = 'odoo.addons.account_webhook.runtime.claims'
+CLAIMS_LOGGER = 'odoo.addons.account_webhook.runtime.state'
 REASON = 'Deactivated because this database is a copy of another'
 
 
@@ -20,8 +20,8 @@ class TestCopiedDatabase(DeliveryCase):
         super(TestCopiedDatabase, self).setUp()
         self.original_uuid = self.Params.get_param('database.uuid')
         # the database as installed: it remembers its own uuid
-        self.Params.set_param(claims.REMEMBERED_UUID, self.original_uuid)
-        self.Params.set_param(claims.REMEMBERED_NAME, self.env.cr.dbname)
+        self.Params.set_param(REMEMBERED_UUID, self.original_uuid)
+        self.Params.set_param(REMEMBERED_NAME, self.env.cr.dbname)
 
     def make_copy(self):
         """What Odoo's Duplicate does to the copy (ir.config_parameter.init(force=True))."""
@@ -30,7 +30,7 @@ class TestCopiedDatabase(DeliveryCase):
         return new_uuid
 
     def state(self):
-        return claims.read_state(self.env.cr)
+        return read_state(self.env.cr)
 
     def decision(self, user=None):
         Decision = self.env['webhook.copy.decision']
@@ -74,7 +74,7 @@ class TestCopiedDatabase(DeliveryCase):
         self.assertEqual((decision.database_uuid, decision.remembered_uuid), (new_uuid, self.original_uuid))
         action = decision.action_keep_sending()
         self.assertEqual(action['res_model'], 'webhook.callback')
-        self.assertEqual(self.Params.get_param(claims.REMEMBERED_UUID), new_uuid)
+        self.assertEqual(self.Params.get_param(REMEMBERED_UUID), new_uuid)
         self.assertFalse(self.state().held)
         self.assertTrue(self.callback.active)
         claimed = self.Delivery._claim()
@@ -140,7 +140,7 @@ class TestCopiedDatabase(DeliveryCase):
         self.assertTrue(self.callback.active)
 
     def test_a_database_without_the_parameter_is_not_held(self):
-        self.Params.search([('key', '=', claims.REMEMBERED_UUID)]).unlink()
+        self.Params.search([('key', '=', REMEMBERED_UUID)]).unlink()
         self.make_copy()
         state = self.state()
         self.assertEqual((state.remembered_uuid, state.held), (None, False))
@@ -166,20 +166,20 @@ class TestCopiedDatabase(DeliveryCase):
         self.assertEqual(self.env.ref('account_webhook.webhook_callback_menu').action, menu_action)
 
     def test_the_database_uuid_is_remembered_at_install_and_upgrade(self):
-        self.Params.search([('key', '=', claims.REMEMBERED_UUID)]).unlink()
+        self.Params.search([('key', '=', REMEMBERED_UUID)]).unlink()
         remember_database(self.env.cr)  # the upgrade to 11.0.3.0.0
-        self.assertEqual(self.Params.get_param(claims.REMEMBERED_UUID), self.original_uuid)
+        self.assertEqual(self.Params.get_param(REMEMBERED_UUID), self.original_uuid)
         self.make_copy()
         remember_database(self.env.cr)  # run again: what it remembered stays
-        self.assertEqual(self.Params.get_param(claims.REMEMBERED_UUID), self.original_uuid)
+        self.assertEqual(self.Params.get_param(REMEMBERED_UUID), self.original_uuid)
         new_uuid = self.make_copy()
         remember_database(self.env.cr, replace=True)  # the install
-        self.assertEqual(self.Params.get_param(claims.REMEMBERED_UUID), new_uuid)
+        self.assertEqual(self.Params.get_param(REMEMBERED_UUID), new_uuid)
 
     def test_a_copy_under_another_name_is_held_from_its_first_moment(self):
         """Before Odoo's Duplicate gives the copy its new uuid (at its very end), or a copy made with
         createdb -T (same uuid): the name differs."""
-        self.Params.set_param(claims.REMEMBERED_NAME, 'production')
+        self.Params.set_param(REMEMBERED_NAME, 'production')
         self.change()
         with self.assertLogs(CLAIMS_LOGGER, 'WARNING'):
             self.assertFalse(self.Delivery._claim())
@@ -187,7 +187,7 @@ class TestCopiedDatabase(DeliveryCase):
         decision = self.decision()
         self.assertEqual((decision.remembered_name, decision.database_name), ('production', self.env.cr.dbname))
         decision.action_keep_sending()
-        self.assertEqual(self.Params.get_param(claims.REMEMBERED_NAME), self.env.cr.dbname)
+        self.assertEqual(self.Params.get_param(REMEMBERED_NAME), self.env.cr.dbname)
         self.assertFalse(self.state().held)
         self.assertTrue(self.Delivery._claim())
 
@@ -200,7 +200,7 @@ class TestCopiedDatabase(DeliveryCase):
         spec = importlib.util.spec_from_file_location('account_webhook_migration_11_0_3', path)
         migration = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(migration)
-        forget = [('key', 'in', (claims.REMEMBERED_UUID, claims.REMEMBERED_NAME))]
+        forget = [('key', 'in', (REMEMBERED_UUID, REMEMBERED_NAME))]
         self.Params.search(forget).unlink()
         self.Params.set_param('database.create_date', '2000-01-01 00:00:00')  # the original: made before
         migration.migrate(self.env.cr, '11.0.2.0.0')
@@ -209,6 +209,6 @@ class TestCopiedDatabase(DeliveryCase):
         self.env.cr.execute('SELECT min(create_date) + interval \'1 second\' FROM webhook_callback')
         self.Params.set_param('database.create_date', str(self.env.cr.fetchone()[0])[:19])  # a copy: after
         migration.migrate(self.env.cr, '11.0.2.0.0')
-        self.assertEqual(self.Params.get_param(claims.REMEMBERED_UUID), migration.COPIED_BEFORE)
+        self.assertEqual(self.Params.get_param(REMEMBERED_UUID), migration.COPIED_BEFORE)
         self.assertTrue(self.state().held)
         self.assertIn('copied before', self.decision().remembered_uuid)

@@ -1,7 +1,7 @@
 # Copyright 2026 account_webhook developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Whatever a receiver answers is a recorded attempt, never an exception: property-based tests of the
-answer's parsing (``sender``) and of recording it (``runtime.claims.record``)."""
+answer's parsing (``sender``) and of recording it (``runtime.recording.record``)."""
 import datetime
 import time
 
@@ -9,7 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from .. import sender
-from ..runtime import claims
+from ..runtime import claiming, outbox, recording
+from ..runtime.state import read_state
 from .common import WebhookCase
 from .receiver import RawReceiver
 
@@ -50,7 +51,7 @@ class TestResults(WebhookCase):
 
 
 class TestRecording(WebhookCase):
-    """claims.record on the test's cursor: each example one more attempt of the same delivery."""
+    """recording.record on the test's cursor: each example one more attempt of the same delivery."""
 
     @classmethod
     def setUpClass(cls):
@@ -61,8 +62,8 @@ class TestRecording(WebhookCase):
 
     def job(self):
         self.env.cr.execute('SELECT %s FROM webhook_delivery d JOIN webhook_callback c ON c.id = d.callback_id '
-                            'WHERE d.id = %%s' % claims.JOB_COLUMNS, (self.delivery.id,))
-        return claims.Job(self.env.cr.fetchone())
+                            'WHERE d.id = %%s' % outbox.JOB_COLUMNS, (self.delivery.id,))
+        return outbox.Job(self.env.cr.fetchone())
 
     def attempts(self):
         self.env.cr.execute('SELECT count(*) FROM webhook_delivery_attempt WHERE delivery_id = %s',
@@ -74,29 +75,29 @@ class TestRecording(WebhookCase):
            st.one_of(st.none(), st.text(max_size=50)))
     def test_any_answer_is_recorded(self, status, body, retry_after):
         before = self.attempts()
-        state = claims.read_state(self.env.cr)
-        claims.record(self.env.cr, state, [(self.job(), sender.Result(status, body, retry_after=retry_after))])
+        state = read_state(self.env.cr)
+        recording.record(self.env.cr, state, [(self.job(), sender.Result(status, body, retry_after=retry_after))])
         self.assertEqual(self.attempts(), before + 1)
 
     def test_a_result_that_cannot_be_stored_is_a_failed_attempt_and_the_others_are_kept(self):
         other_partner = self.env['res.partner'].create({'name': 'Other answer'})
         other = self.Delivery.search([('callback_id', '=', self.callback.id), ('res_id', '=', other_partner.id)])
-        state = claims.read_state(self.env.cr)
-        jobs = claims.claim(self.env.cr, state, 10)
+        state = read_state(self.env.cr)
+        jobs = claiming.claim(self.env.cr, state, 10)
         self.assertEqual(sorted(job.id for job in jobs), sorted((self.delivery | other).ids))
         poisoned = sender.Result(200, 'fine')
         poisoned.excerpt = 'past the cleaning\x00'  # what PostgreSQL refuses (a ValueError in psycopg2)
         results = [(job, poisoned if job.id == self.delivery.id else sender.Result(200, 'ok')) for job in jobs]
-        with self.assertLogs('odoo.addons.account_webhook.runtime.claims', 'ERROR') as logs:
-            claims.record(self.env.cr, state, results, 'test')
+        with self.assertLogs('odoo.addons.account_webhook.runtime.recording', 'ERROR') as logs:
+            recording.record(self.env.cr, state, results, 'test')
         self.assertIn('delivery %s: its result could not be recorded' % self.delivery.id, logs.output[-1])
         self.Delivery.invalidate_cache()
         self.assertEqual((other.state, other.attempt_ids.success), ('done', True))
         self.assertEqual(self.delivery.state, 'pending', 'retried by its schedule')
         self.assertIn('internal error: the answer could not be recorded (ValueError', self.delivery.last_error)
         self.assertEqual(len(self.delivery.attempt_ids), 1)
-        with self.assertLogs('odoo.addons.account_webhook.runtime.claims', 'ERROR'):
-            claims.record(self.env.cr, state, [(self.job(), None)])  # not even a Result
+        with self.assertLogs('odoo.addons.account_webhook.runtime.recording', 'ERROR'):
+            recording.record(self.env.cr, state, [(self.job(), None)])  # not even a Result
         self.delivery.invalidate_cache()
         self.assertEqual(len(self.delivery.attempt_ids), 2)
 

@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from odoo.exceptions import ValidationError
 
 from .. import params, sender
-from ..runtime import claims
+from ..runtime.state import Settings, _reported, read_settings
 from .common import WebhookCase
 
 FEW = settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
-CLAIMS_LOGGER = 'odoo.addons.account_webhook.runtime.claims'
+CLAIMS_LOGGER = 'odoo.addons.account_webhook.runtime.state'
 
 
 class TestParameters(WebhookCase):
@@ -87,10 +87,10 @@ class TestParameters(WebhookCase):
     def test_a_bad_stored_value_gives_its_default_and_one_log_line(self):
         self.store_raw_param('account_webhook.concurrency', 'inf')
         self.store_raw_param('account_webhook.retry_schedule', '-5')
-        claims._reported.clear()
+        _reported.clear()
         with self.assertLogs(CLAIMS_LOGGER, 'WARNING') as logs:
             for _i in range(3):
-                settings_now = claims.read_settings(self.env.cr)
+                settings_now = read_settings(self.env.cr)
         self.assertEqual((settings_now.concurrency, settings_now.retry_schedule), (64, params.Schedule.default))
         self.assertEqual(len(logs.output), 2, logs.output)
         self.assertIn('account_webhook.concurrency cannot be "inf"', logs.output[0])
@@ -109,7 +109,7 @@ class TestParameters(WebhookCase):
     @given(st.dictionaries(st.sampled_from(sorted(params.PARAMS)),
                            st.one_of(st.text(max_size=40), st.floats().map(repr), st.integers().map(str))))
     def test_settings_never_raise_and_stay_within_bounds(self, stored):
-        settings_now = claims.Settings(stored)
+        settings_now = Settings(stored)
         self.assertTrue(0 < settings_now.timeouts[0] <= 300 and 0 < settings_now.timeouts[1] <= 3600)
         self.assertTrue(1 <= settings_now.concurrency <= 1024 and isinstance(settings_now.concurrency, int))
         self.assertTrue(settings_now.lease >= settings_now.timeout_connect + settings_now.timeout_total)

@@ -7,10 +7,11 @@ from unittest import mock
 
 from odoo.tools import mute_logger
 
-from ..models import webhook_delivery
+from .. import batches
+from ..models import webhook_housekeeping
 from .common import WebhookCase
 
-CALLBACK_LOGGER = 'odoo.addons.account_webhook.models.webhook_callback'
+CALLBACK_LOGGER = 'odoo.addons.account_webhook.runtime.outbox'
 
 
 class HousekeepingCase(WebhookCase):
@@ -84,9 +85,9 @@ class TestCleanup(HousekeepingCase):
 
     def test_batches_are_bounded_and_oldest_go_first(self):
         ids = [self.add('done', 100 - i) for i in range(25)]
-        with mock.patch.object(webhook_delivery, 'FIRST_BATCH', 10), \
-                mock.patch.object(webhook_delivery, 'MAX_BATCH', 10), \
-                mock.patch.object(webhook_delivery, 'MIN_BATCH', 10):
+        with mock.patch.object(webhook_housekeeping, 'FIRST_BATCH', 10), \
+                mock.patch.object(webhook_housekeeping, 'MAX_BATCH', 10), \
+                mock.patch.object(webhook_housekeeping, 'MIN_BATCH', 10):
             report = self.Delivery._housekeeping(commit=False)
         self.assertEqual(report['deliveries'], 25)
         # the failing check, three batches of done deliveries (10, 10, 5) and one of failed ones
@@ -104,15 +105,15 @@ class TestCleanup(HousekeepingCase):
         self.env.cr.execute("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')")
         before = self.env.cr.fetchone()
         seen = []
-        original = webhook_delivery.WebhookDelivery._delete_old
+        original = webhook_housekeeping.WebhookDelivery._delete_old
 
         def delete_old(model, *args):
             model.env.cr.execute("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')")
             seen.append(model.env.cr.fetchone())
             return original(model, *args)
-        with mock.patch.object(webhook_delivery.WebhookDelivery, '_delete_old', delete_old):
+        with mock.patch.object(webhook_housekeeping.WebhookDelivery, '_delete_old', delete_old):
             self.Delivery._housekeeping(commit=False)
-        self.assertEqual(set(seen), {(webhook_delivery.LOCK_TIMEOUT, webhook_delivery.STATEMENT_TIMEOUT)})
+        self.assertEqual(set(seen), {(batches.LOCK_TIMEOUT, batches.STATEMENT_TIMEOUT)})
         self.env.cr.execute("SELECT current_setting('lock_timeout'), current_setting('statement_timeout')")
         self.assertEqual(self.env.cr.fetchone(), before)
 

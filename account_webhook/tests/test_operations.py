@@ -7,7 +7,7 @@ from odoo import fields
 from odoo.exceptions import AccessError, UserError
 from odoo.tools.safe_eval import safe_eval
 
-from ..runtime import claims
+from ..runtime.state import read_state
 from .test_delivery import DeliveryCase
 
 
@@ -238,7 +238,7 @@ class TestAlerts(DeliveryCase):
         for _i in range(2):
             self.receiver.answer(401, body=b'bad signature')
             self.change()._send_now()
-        self.assertFalse(claims.read_state(self.env.cr).failing, 'the breaker counts no 4xx')
+        self.assertFalse(read_state(self.env.cr).failing, 'the breaker counts no 4xx')
         self.Callback._cron_monitor()
         self.assertFalse(self.alerts(), 'refused for minutes only')
         self.env.cr.execute("UPDATE webhook_delivery_attempt SET attempted_at = attempted_at - interval '2 hours' "
@@ -279,11 +279,11 @@ class TestHealth(DeliveryCase):
         self.assertEqual(callback.success_rate_24h, 25.0)
         self.assertEqual(callback.last_success_at, first.attempt_ids.attempted_at)
         self.assertEqual(callback.health_state, 'failing')
-        state = claims.read_state(self.env.cr)
+        state = read_state(self.env.cr)
         for _i in range(5):
             self.receiver.answer(500)
             self.change()._send_now()
-        state = claims.read_state(self.env.cr)
+        state = read_state(self.env.cr)
         self.assertIn(callback.endpoint, state.paused)
         callback.invalidate_cache()
         self.assertEqual(callback.health_state, 'paused')
