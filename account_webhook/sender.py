@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Outbound HTTP, in one place: keep-alive connections of the standard library's ``http.client``
 that refuse private targets, pooled per endpoint and shared by the dispatcher's sender threads.
 

@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Commit-to-receipt latency through a running Odoo server, against a local sink on 127.0.0.1.
 
 A running Odoo server (with its dispatcher); a contact's email is changed over XML-RPC, one

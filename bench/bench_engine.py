@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The delivery engine, measured side by side in one run (receivers: bench/sink.py, another process).
 
 1. Throughput, 10 endpoints answering after 50 ms, 5,000 events at concurrency C: our dispatcher

@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The peer: what an Odoo 11 integrator builds instead of account_webhook, measured against the
 same receivers (bench/sink.py) as our benchmarks.
 

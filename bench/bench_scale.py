@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The outbox at a million rows: what a backlog costs the dispatcher, the web client and housekeeping.
 
 A scratch database (a copy of DB, or of scripts/setup.sh's base database with the addon installed

@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Upgrade time with a full outbox.
 
 A database of an earlier release (the first by default), a callback created through the ORM,

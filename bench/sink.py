@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """A fast HTTP receiver for the benchmarks, in a process of its own: several endpoints (ports) on
 127.0.0.1, each answering 200 after a delay of its own, HTTP/1.1 keep-alive, on one asyncio loop.
 

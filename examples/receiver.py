@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """An example receiver of account_webhook callbacks: standard library only.
 
 It listens on 127.0.0.1, verifies each POST's Standard Webhooks signature with the

@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Run Odoo 11.0 on Python 3.11.
 
 Odoo 11 supports Python 3.5 to 3.7. This package restores, before and right

@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """pytest plugin that loads the compat layer before pytest-odoo imports ``odoo``.
 
 Load it early, with ``-p odoo_compat.pytest_plugin`` (pytest.ini does), so it runs

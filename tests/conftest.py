@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Fixtures for the stack-level tests: a real Odoo HTTP server, Odoo in production mode behind
 nginx, and a real Chromium."""
 import atexit

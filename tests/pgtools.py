@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """PostgreSQL for the tests (and benchmarks) that make databases of their own: the connection
 settings of var/odoo.conf, one-statement helpers, and copies of the base database that
 scripts/setup.sh caches (Odoo with the Invoicing app and a chart of accounts, no addon)."""

@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The callbacks form in a real browser, as the seed shows it, in English and Lithuanian."""
 import json
 import re

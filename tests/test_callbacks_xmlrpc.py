@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Callback settings over XML-RPC, against a running server, as integrators use them."""
 import json
 import xmlrpc.client

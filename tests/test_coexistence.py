@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The addon beside another addon that overrides the same writes: OCA's partner_firstname (Odoo 11,
 from PyPI, requirements/odoo.txt) overrides res.partner's create and makes ``name`` a stored field
 computed from ``firstname``/``lastname``, with an inverse that splits a written name.

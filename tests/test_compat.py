@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The Python 3.11 compatibility layer: each patch, exercised the way Odoo uses it."""
 import base64
 import collections

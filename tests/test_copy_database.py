@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """A copy of the test database made by Odoo's own database manager (XML-RPC ``db.duplicate_database``,
 which gives the copy a new database.uuid) talks to no receiver until an administrator decides: a
 change in the copy is held, the Callbacks menu shows the decision, and after *Keep sending* the held

@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The delivery engine across threads and processes: right after commit through a running server,
 concurrent dispatchers, a dispatcher killed mid-send, slow and hanging endpoints. Data here is
 committed (as in production) and removed afterwards."""

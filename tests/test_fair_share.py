@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Fair share inside an endpoint: a callback whose receiver is slow cannot take every slot of a host
 that another callback also posts to (another path of the same host and port). Real HTTP server on
 127.0.0.1, the real engine in a thread, committed data removed afterwards."""

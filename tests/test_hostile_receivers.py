@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Receivers that answer what no receiver should, beside a healthy one, through the real engine: in a
 thread of this process and in a dedicated ``webhook-dispatch`` process. The healthy receiver gets
 every event at once, the engine keeps running, each hostile delivery ends with a recorded attempt

@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Every term of the addon's template has a Lithuanian translation (the seed's language)."""
 import io
 import os

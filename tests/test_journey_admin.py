@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The administrator's journey in a real browser against a running Odoo (dispatcher on): set up a
 callback in the form, validate an invoice in the Invoicing app, see the delivery done."""
 import json

@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The integrator's journey, over XML-RPC only, against a running Odoo (dispatcher and cron on),
 with a receiver started by the test: what arrives is each event exactly once, in order per
 record, signed, with values matching what a read returns."""

@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The addon's tests under Odoo's own runner, as OCA's CI and Runbot run them:
 ``odoo -i account_webhook --test-enable`` on a database with demo data, then ``-u`` on the same
 database. Not pytest-odoo: Odoo decides what runs when (at install, post install), in its own

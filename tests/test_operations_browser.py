@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Operating callbacks in a real browser: health at a glance (the callbacks list, the deliveries
 graph), the audit trail of a key rotation in the chatter. Screenshots are left in test-artifacts/
 (health-list.png, deliveries-graph.png, deliveries-pivot.png)."""

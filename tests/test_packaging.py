@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The addon as OCA ships addons for Odoo 11: a wheel built from setup/account_webhook (setuptools-odoo),
 installed into a virtualenv of its own, served by an Odoo whose addons path does not contain this
 repository.
@@ -17,6 +19,7 @@ import sys
 import sysconfig
 import time
 
+import docutils.core
 import pytest
 
 from .conftest import ROOT
@@ -25,6 +28,8 @@ from .pgtools import CONFIG, run_group, sql, template_copy
 SETUP_DIR = os.path.join(ROOT, 'setup', 'account_webhook')
 LAUNCHER = os.path.join(ROOT, 'scripts', 'odoo')
 LOG = os.path.join(ROOT, 'var', 'log', 'test-packaging.log')
+GEN_README = os.path.join(ROOT, 'scripts', 'gen_readme.py')
+README = os.path.join(ROOT, 'account_webhook', 'README.rst')
 
 
 def run(cmd, timeout, **kwargs):
@@ -152,3 +157,19 @@ def test_wheel_installs_and_serves_the_addon_without_this_repository(workdir, da
     assert state[0][0] == 'installed', state
     assert sql(database, "SELECT count(*) FROM ir_model WHERE model = 'webhook.callback'")[0][0] == 1
     print('wheel built, installed and the addon installed from it in %.0f s' % (time.time() - started))
+
+
+def test_readme_is_generated_from_its_fragments():
+    """README.rst (the wheel's long description, the addon's page on GitHub) is what
+    scripts/gen_readme.py makes of readme/*.rst and the manifest, in OCA's layout, and renders
+    without a warning: edit the fragments, then run the script."""
+    result = subprocess.run([sys.executable, GEN_README, '--check'], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, timeout=60)
+    assert result.returncode == 0, result.stdout.decode()[-3000:]
+    with open(README, encoding='utf-8') as readme:
+        text = readme.read()
+    for title in ('Configuration', 'Usage', 'Known issues / Roadmap', 'Changelog', 'Bug Tracker', 'Credits'):
+        assert '\n%s\n%s\n' % (title, '=' * len(title)) in text, title
+    # as PyPI and OCA's tool render it: any warning (level 2) raises
+    docutils.core.publish_string(text, writer='html4css1', settings_overrides={
+        'report_level': 2, 'halt_level': 2, 'file_insertion_enabled': False, 'raw_enabled': False})

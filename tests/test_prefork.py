@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Production mode for real: Odoo's prefork server (HTTP workers, a cron worker, the gevent
 longpolling process) behind nginx configured from scripts/nginx.conf.in, as `WORKERS=N make run`
 serves it. The worker limits recycle workers without losing requests."""

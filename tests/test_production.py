@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Production mode and the dispatcher's process: prefork servers (master, HTTP and cron workers,
 the dispatcher child), several servers on one database, a dedicated sender process, cut database
 connections, and the processes that must never send (odoo shell, --stop-after-init)."""

@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Replay deliveries of a period: the wizard of the callback form in a real Chromium, and the same over
 XML-RPC as an integrator calls it. The server of these tests runs no cron: the replay cron's work is
 run as its "Run Manually" does (ir.cron.method_direct_trigger, committing each batch)."""

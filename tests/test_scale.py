@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The outbox at scale, in a database of its own: a copy of the template scripts/setup.sh caches,
 the addon installed, then filled with SQL (generate_series) to SCALE_DELIVERIES deliveries and
 about SCALE_ATTEMPTS attempts, ANALYZEd, dropped at the end.

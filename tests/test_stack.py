@@ -1,3 +1,5 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """The stack is real: Odoo 11 serves HTTP and XML-RPC from the test database, and its
 web client runs in Chromium."""
 import urllib.request

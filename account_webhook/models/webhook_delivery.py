@@ -7,8 +7,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from .. import runtime, sender
-from ..runtime import claiming, outbox, recording
-from ..runtime.state import read_settings, read_state
+from ..runtime import outbox, recording
+from ..runtime.state import read_state
 from ..runtime.engine import NOTIFY_CHANNEL, Engine
 
 _logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class WebhookDelivery(models.Model):
                                   readonly=True)
 
     _sql_constraints = [
-        ('event_callback_unique', 'unique(event_id)', 'A delivery already exists for this event.'),
+        ('event_unique', 'unique(event_id)', 'A delivery already exists for this event.'),
     ]
 
     @api.multi
@@ -60,17 +60,6 @@ class WebhookDelivery(models.Model):
                 for d in self]
 
     # -- the dispatch runtime, from inside a transaction (tests, actions, the cron) ------------
-
-    @api.model
-    def _settings(self):
-        return read_settings(self.env.cr)
-
-    @api.model
-    def _claim(self, capacity=50):
-        """Lease due deliveries in this transaction, as a dispatcher does (see runtime.claiming.claim)."""
-        jobs = claiming.claim(self.env.cr, read_state(self.env.cr), capacity)
-        self.invalidate_cache(ids=[job.id for job in jobs])
-        return self.browse([job.id for job in jobs])
 
     def _send_now(self):
         """Send these deliveries at once, in the current transaction (tests, the test event)."""

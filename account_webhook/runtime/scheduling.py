@@ -55,7 +55,7 @@ def fair_share(candidates, capacity, per_endpoint, busy):
     gets more than ``per_endpoint`` with what it has in flight (``busy``).
 
     >>> dict(fair_share({'a': [1, 2, 3, 4], 'b': [5, 6]}, 4, 16, {}))
-    {'a': [1, 3], 'b': [5, 6]}
+    {'a': [1, 2], 'b': [5, 6]}
     >>> dict(fair_share({'a': [1, 2, 3], 'b': [5]}, 10, 2, {'a': 1}))
     {'a': [1], 'b': [5]}
     """

@@ -1,6 +1,13 @@
 # Copyright 2026 account_webhook developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+import datetime
+
+from odoo import fields
 from odoo.tests.common import SavepointCase, at_install, post_install
+
+from ..runtime import claiming
+from ..runtime.state import read_state
+from .receiver import Receiver
 
 
 @at_install(False)
@@ -137,3 +144,55 @@ class WebhookCase(SavepointCase):
             'invoice_ids': [(6, 0, invoice.ids)]})
         payment.post()
         return payment
+
+
+class DeliveryCase(WebhookCase):
+    """A contact callback posting to a real receiver on 127.0.0.1, and a contact to change."""
+    changes = 0
+
+    @classmethod
+    def setUpFixtures(cls):
+        super(DeliveryCase, cls).setUpFixtures()
+        cls.receiver = Receiver()
+        cls.Params = cls.env['ir.config_parameter']
+        cls.Params.set_param('account_webhook.allowed_targets', '127.0.0.1')
+        cls.callback = cls.make_callback(action='update', fields=('email',), url=cls.receiver.url)
+        cls.partner = cls.env['res.partner'].create({'name': 'Receiver test', 'email': 'a@example.com'})
+        cls.Delivery.search([]).unlink()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.receiver.close()
+        super(DeliveryCase, cls).tearDownClass()
+
+    def setUp(self):
+        super(DeliveryCase, self).setUp()
+        self.receiver.reset()
+
+    def change(self, partner=None, email=None):
+        """A captured change: one pending delivery of self.callback."""
+        partner = partner or self.partner
+        self.new_transaction()
+        DeliveryCase.changes += 1
+        partner.write({'email': email or 'changed-%d@example.com' % DeliveryCase.changes})
+        return self.Delivery.search([('callback_id', '=', self.callback.id), ('res_id', '=', partner.id),
+                                     ('state', '=', 'pending')], order='id desc', limit=1)
+
+    def give_up_on(self, schedule):
+        """A delivery answered 500 until the retry ``schedule`` is exhausted."""
+        self.Params.set_param('account_webhook.retry_schedule', schedule)
+        delivery = self.change()
+        for _attempt in range(len(schedule.split(',')) + 1):
+            self.receiver.answer(500)
+            delivery._send_now()
+        return delivery
+
+    def claim(self, capacity=50):
+        """Lease due deliveries in the test's transaction, as a dispatcher does (runtime.claiming.claim)."""
+        jobs = claiming.claim(self.env.cr, read_state(self.env.cr), capacity)
+        self.Delivery.invalidate_cache(ids=[job.id for job in jobs])
+        return self.Delivery.browse([job.id for job in jobs])
+
+    @staticmethod
+    def seconds_from_now(value):
+        return (fields.Datetime.from_string(value) - datetime.datetime.utcnow()).total_seconds()

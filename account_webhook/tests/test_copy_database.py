@@ -8,7 +8,7 @@ from odoo.exceptions import AccessError, UserError
 
 from ..hooks import remember_database
 from ..runtime.state import REMEMBERED_NAME, REMEMBERED_UUID, read_state
-from .test_delivery import DeliveryCase
+from .common import DeliveryCase
 
 CLAIMS_LOGGER = 'odoo.addons.account_webhook.runtime.state'
 REASON = 'Deactivated because this database is a copy of another'
@@ -46,15 +46,15 @@ class TestCopiedDatabase(DeliveryCase):
                          (self.original_uuid, self.original_uuid, False))
         self.assertFalse(self.callback.database_copy)
         delivery = self.change()
-        self.assertEqual(self.Delivery._claim(), delivery)
+        self.assertEqual(self.claim(), delivery)
 
     def test_a_copy_claims_nothing_while_capture_still_writes_the_outbox(self):
         new_uuid = self.make_copy()
         first, second = self.change(), self.change()
         self.assertEqual(first.state, 'pending')
         with self.assertLogs(CLAIMS_LOGGER, 'WARNING') as logs:
-            self.assertFalse(self.Delivery._claim())
-            self.assertFalse(self.Delivery._claim())
+            self.assertFalse(self.claim())
+            self.assertFalse(self.claim())
         [warning] = logs.output  # once per database, not once per cycle
         self.assertIn('is a copy of another', warning)
         self.assertIn(new_uuid, warning)
@@ -77,7 +77,7 @@ class TestCopiedDatabase(DeliveryCase):
         self.assertEqual(self.Params.get_param(REMEMBERED_UUID), new_uuid)
         self.assertFalse(self.state().held)
         self.assertTrue(self.callback.active)
-        claimed = self.Delivery._claim()
+        claimed = self.claim()
         self.assertEqual(claimed, held)
         claimed._send_now()
         self.assertEqual([request.headers['webhook-id'] for request in self.receiver.received], event_ids)
@@ -99,7 +99,7 @@ class TestCopiedDatabase(DeliveryCase):
         self.assertFalse(archived.inactive_reason)
         self.assertNotIn('deactivated all callbacks', self.messages(archived))
         self.assertFalse(self.state().held)
-        self.assertFalse(self.Delivery._claim())
+        self.assertFalse(self.claim())
         # their followers are not alerted of what an administrator decided
         self.Callback._cron_monitor()
         alert = self.env.ref('account_webhook.mt_callback_alert')
@@ -114,7 +114,7 @@ class TestCopiedDatabase(DeliveryCase):
         delivery = self.change()
         self.assertTrue(self.callback.action_database_copy_keep_sending())
         self.assertFalse(self.callback.database_copy)
-        self.assertEqual(self.Delivery._claim(), delivery)
+        self.assertEqual(self.claim(), delivery)
         self.make_copy()
         self.callback.action_database_copy_deactivate_all()
         self.assertEqual((self.callback.active, self.callback.inactive_reason), (False, REASON))
@@ -145,7 +145,7 @@ class TestCopiedDatabase(DeliveryCase):
         state = self.state()
         self.assertEqual((state.remembered_uuid, state.held), (None, False))
         delivery = self.change()
-        self.assertEqual(self.Delivery._claim(), delivery)
+        self.assertEqual(self.claim(), delivery)
 
     def test_send_test_event_is_refused_in_a_copy(self):
         self.make_copy()
@@ -182,14 +182,14 @@ class TestCopiedDatabase(DeliveryCase):
         self.Params.set_param(REMEMBERED_NAME, 'production')
         self.change()
         with self.assertLogs(CLAIMS_LOGGER, 'WARNING'):
-            self.assertFalse(self.Delivery._claim())
+            self.assertFalse(self.claim())
         self.assertTrue(self.callback.database_copy)
         decision = self.decision()
         self.assertEqual((decision.remembered_name, decision.database_name), ('production', self.env.cr.dbname))
         decision.action_keep_sending()
         self.assertEqual(self.Params.get_param(REMEMBERED_NAME), self.env.cr.dbname)
         self.assertFalse(self.state().held)
-        self.assertTrue(self.Delivery._claim())
+        self.assertTrue(self.claim())
 
     def test_the_upgrade_holds_a_database_copied_before_it(self):
         """A staging copy of production made before 11.0.3.0.0: Odoo's Duplicate reset its

@@ -8,56 +8,12 @@ from odoo import fields
 from odoo.tools import mute_logger
 
 from ..models.webhook_record import written_by_addon
-from .common import WebhookCase
+from ..runtime.state import read_settings
+from .common import DeliveryCase
 from .receiver import Receiver
 
 DELIVERY_LOGGER = 'odoo.addons.account_webhook.runtime'  # its modules' records reach it (assertLogs)
 RUNTIME_LOGGERS = tuple('odoo.addons.account_webhook.runtime.' + name for name in ('state', 'recording', 'outbox'))
-
-
-class DeliveryCase(WebhookCase):
-    changes = 0
-
-    @classmethod
-    def setUpFixtures(cls):
-        super(DeliveryCase, cls).setUpFixtures()
-        cls.receiver = Receiver()
-        cls.Params = cls.env['ir.config_parameter']
-        cls.Params.set_param('account_webhook.allowed_targets', '127.0.0.1')
-        cls.callback = cls.make_callback(action='update', fields=('email',), url=cls.receiver.url)
-        cls.partner = cls.env['res.partner'].create({'name': 'Receiver test', 'email': 'a@example.com'})
-        cls.Delivery.search([]).unlink()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.receiver.close()
-        super(DeliveryCase, cls).tearDownClass()
-
-    def setUp(self):
-        super(DeliveryCase, self).setUp()
-        self.receiver.reset()
-
-    def change(self, partner=None, email=None):
-        """A captured change: one pending delivery of self.callback."""
-        partner = partner or self.partner
-        self.new_transaction()
-        DeliveryCase.changes += 1
-        partner.write({'email': email or 'changed-%d@example.com' % DeliveryCase.changes})
-        return self.Delivery.search([('callback_id', '=', self.callback.id), ('res_id', '=', partner.id),
-                                     ('state', '=', 'pending')], order='id desc', limit=1)
-
-    def give_up_on(self, schedule):
-        """A delivery answered 500 until the retry ``schedule`` is exhausted."""
-        self.Params.set_param('account_webhook.retry_schedule', schedule)
-        delivery = self.change()
-        for _attempt in range(len(schedule.split(',')) + 1):
-            self.receiver.answer(500)
-            delivery._send_now()
-        return delivery
-
-    @staticmethod
-    def seconds_from_now(value):
-        return (fields.Datetime.from_string(value) - datetime.datetime.utcnow()).total_seconds()
 
 
 class TestSending(DeliveryCase):
@@ -134,7 +90,7 @@ class TestSending(DeliveryCase):
         output = '\n'.join(logs.output)
         self.assertIn('timeout_total', output)
         self.assertIn('retry_schedule', output)
-        self.assertEqual(self.Delivery._settings().timeouts, (5.0, 15.0))
+        self.assertEqual(read_settings(self.env.cr).timeouts, (5.0, 15.0))
 
     def test_refused_connection_is_retried(self):
         closed = Receiver()
@@ -228,8 +184,8 @@ class TestOrderAndLimits(DeliveryCase):
         retry = self.change()
         self.env.cr.execute("UPDATE webhook_delivery SET attempt_count = 1 WHERE id = %s", (retry.id,))
         firsts = [self.change(partner=p) for p in self.partners(2, 'First')]
-        self.assertEqual(self.Delivery._claim(2), firsts[0] | firsts[1], 'the retry waits for free capacity')
-        self.assertEqual(self.Delivery._claim(2), retry)
+        self.assertEqual(self.claim(2), firsts[0] | firsts[1], 'the retry waits for free capacity')
+        self.assertEqual(self.claim(2), retry)
 
     def test_claims_are_fair_across_endpoints(self):
         other = self.make_callback(action='update', fields=('email',), url=self.receiver.url.replace(
@@ -238,7 +194,7 @@ class TestOrderAndLimits(DeliveryCase):
         self.assertEqual(len(busy), 10)
         quiet = self.Delivery.search([('callback_id', '=', other.id)])
         self.assertEqual(len(quiet), 10, 'the same changes, to the other callback')
-        claimed = self.Delivery._claim(4)
+        claimed = self.claim(4)
         self.assertEqual(sorted(d.callback_id.id for d in claimed), sorted([self.callback.id] * 2 + [other.id] * 2))
 
     def test_per_endpoint_limit_counts_every_callback_of_the_endpoint(self):
@@ -247,52 +203,52 @@ class TestOrderAndLimits(DeliveryCase):
         for partner in self.partners(4, 'Twin'):
             self.change(partner=partner)
         self.assertEqual(len(self.Delivery.search([('callback_id', 'in', (self.callback | twin).ids)])), 8)
-        self.assertEqual(len(self.Delivery._claim(50)), 3, 'both callbacks post to one endpoint')
+        self.assertEqual(len(self.claim(50)), 3, 'both callbacks post to one endpoint')
 
     def test_a_later_event_waits_for_an_earlier_one_of_the_same_record(self):
         first = self.change(email='one@example.com')
         second = self.change(email='two@example.com')
         other_partner = self.env['res.partner'].create({'name': 'Other', 'email': 'o@example.com'})
         other = self.change(partner=other_partner, email='o2@example.com')
-        self.assertEqual(self.Delivery._claim(), first | other)
+        self.assertEqual(self.claim(), first | other)
         self.receiver.answer(500)
         (first | other)._send_now()  # first fails and will be retried; other is done
         self.assertEqual((first.state, other.state), ('pending', 'done'))
         written_by_addon(first).next_attempt_at = fields.Datetime.now()  # its retry is due
-        self.assertEqual(self.Delivery._claim(), first, 'the update never overtakes the earlier event')
+        self.assertEqual(self.claim(), first, 'the update never overtakes the earlier event')
         first._send_now()
-        self.assertEqual(self.Delivery._claim(), second)
+        self.assertEqual(self.claim(), second)
 
     def test_rate_limit_defers_instead_of_dropping(self):
         self.callback.rate_limit = 2
         partners = [self.env['res.partner'].create({'name': 'R%d' % i, 'email': 'r%d@x.com' % i})
                     for i in range(3)]
         deliveries = [self.change(partner=p) for p in partners]
-        claimed = self.Delivery._claim()
+        claimed = self.claim()
         self.assertEqual(len(claimed), 2)
         claimed._send_now()
         waiting = [d for d in deliveries if d not in claimed][0]
         self.assertEqual(waiting.state, 'pending')
-        self.assertFalse(self.Delivery._claim(), 'two calls in the last minute already')
+        self.assertFalse(self.claim(), 'two calls in the last minute already')
         self.env.cr.execute("UPDATE webhook_delivery_attempt SET attempted_at = attempted_at - interval '61 s' "
                             "WHERE callback_id = %s", (self.callback.id,))
-        self.assertEqual(self.Delivery._claim(), waiting, 'its turn came when the minute passed')
+        self.assertEqual(self.claim(), waiting, 'its turn came when the minute passed')
 
     def test_claim_takes_over_an_expired_lease(self):
         delivery = self.change()
-        self.assertEqual(self.Delivery._claim(), delivery)
+        self.assertEqual(self.claim(), delivery)
         self.assertEqual(delivery.state, 'sending')
-        self.assertFalse(self.Delivery._claim(), 'leased to another worker')
+        self.assertFalse(self.claim(), 'leased to another worker')
         self.env.cr.execute("UPDATE webhook_delivery SET lease_until = now() at time zone 'UTC' - interval '1 s'"
                             " WHERE id = %s", (delivery.id,))
-        self.assertEqual(self.Delivery._claim(), delivery)
+        self.assertEqual(self.claim(), delivery)
 
     def test_inactive_callbacks_are_not_sent(self):
         delivery = self.change()
         self.callback.active = False
-        self.assertFalse(self.Delivery._claim())
+        self.assertFalse(self.claim())
         self.callback.active = True
-        self.assertEqual(self.Delivery._claim(), delivery)
+        self.assertEqual(self.claim(), delivery)
 
 
 class TestActionsAndHousekeeping(DeliveryCase):
@@ -360,7 +316,7 @@ class TestCircuitBreaker(DeliveryCase):
         self.others = [self.change(partner=self.env['res.partner'].create({'name': 'B%d' % i})) for i in range(3)]
 
     def send_claimed(self):
-        claimed = self.Delivery._claim()
+        claimed = self.claim()
         with mute_logger(*RUNTIME_LOGGERS):
             claimed._send_now()
         return claimed
@@ -373,14 +329,14 @@ class TestCircuitBreaker(DeliveryCase):
         self.callback.invalidate_cache()
         self.assertEqual(self.callback.health_state, 'paused')
         self.assertIn('3 failures in a row', self.callback.health)
-        self.assertFalse(self.Delivery._claim(), 'retries are due, but the endpoint cools down')
+        self.assertFalse(self.claim(), 'retries are due, but the endpoint cools down')
         self.env.cr.execute("UPDATE webhook_endpoint SET paused_until = paused_until - interval '2 s'")
         self.receiver.answer(503)
         probe = self.send_claimed()
         self.assertEqual(len(probe), 1, 'one delivery probes the endpoint')
         self.callback.invalidate_cache()
         self.assertEqual(self.callback.health_state, 'paused', 'a failed probe pauses it again')
-        self.assertFalse(self.Delivery._claim())
+        self.assertFalse(self.claim())
         self.env.cr.execute("UPDATE webhook_endpoint SET paused_until = paused_until - interval '2 s'")
         self.assertEqual(len(self.send_claimed()), 1, 'one probe again')
         self.callback.invalidate_cache()
@@ -395,12 +351,12 @@ class TestCircuitBreaker(DeliveryCase):
         self.send_claimed()
         self.callback.invalidate_cache()
         self.assertEqual(self.callback.health_state, 'healthy')
-        self.assertEqual(len(self.Delivery._claim()), 3, 'retried on schedule, nothing paused')
+        self.assertEqual(len(self.claim()), 3, 'retried on schedule, nothing paused')
 
     def test_failures_below_the_threshold_show_as_failing(self):
         self.receiver.answer(500)
         self.receiver.answer(500)
-        self.Delivery._claim()
+        self.claim()
         with mute_logger(*RUNTIME_LOGGERS):
             self.others[0]._send_now()
             self.others[1]._send_now()

@@ -80,7 +80,7 @@ class TestParameters(WebhookCase):
                             ('capture_disabled', '0'), ('per_endpoint', '')):
             Params.set_param('account_webhook.' + name, value)
             self.assertEqual(Params.get_param('account_webhook.' + name) or '', value)
-        settings_now = self.env['webhook.delivery']._settings()
+        settings_now = read_settings(self.env.cr)
         self.assertEqual((settings_now.timeout_total, settings_now.concurrency, settings_now.retry_schedule,
                           settings_now.per_endpoint), (2.5, 8, [0.0, 60.0, 600.0], 16))
 

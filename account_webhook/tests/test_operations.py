@@ -8,7 +8,7 @@ from odoo.exceptions import AccessError, UserError
 from odoo.tools.safe_eval import safe_eval
 
 from ..runtime.state import read_state
-from .test_delivery import DeliveryCase
+from .common import DeliveryCase
 
 
 def hours_ago(hours):

@@ -9,7 +9,7 @@ from odoo.exceptions import ValidationError
 from odoo.tools.safe_eval import safe_eval
 
 from .. import payload
-from .test_delivery import DeliveryCase
+from .common import DeliveryCase
 
 NOTE = 'Internal note: the customer is about to go bankrupt'
 

@@ -7,7 +7,7 @@ from odoo import fields
 from odoo.exceptions import UserError, ValidationError
 
 from .. import payload
-from .test_delivery import DeliveryCase
+from .common import DeliveryCase
 
 DAY = datetime.datetime(2026, 3, 10)
 

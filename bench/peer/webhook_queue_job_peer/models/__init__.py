@@ -1,2 +1,4 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 from . import webhook_peer_receiver
 from . import res_partner
