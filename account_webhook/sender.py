@@ -33,6 +33,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from . import signing
 
 EXCERPT_BYTES = 4096
+ANSWER_BYTES = 64 * 1024  # read of an answer the callback judges (its excerpt is kept)
 TEXT_CHARS = 2000  # an error text kept on an attempt, at most
 MAX_RETRY_AFTER = 86400  # a receiver asks for a pause of at most this many seconds
 DEADLINE_GRACE = 0.5  # a request still running this long after its total timeout is cut
@@ -376,7 +377,8 @@ class Handle(object):
 class Result(object):
     """What one POST gave: a status code, or an error (``blocked``: refused by the guard)."""
 
-    def __init__(self, status_code=None, excerpt='', error=None, blocked=False, retry_after=None, duration_ms=0):
+    def __init__(self, status_code=None, excerpt='', error=None, blocked=False, retry_after=None, duration_ms=0,
+                 answer=None):
         # whatever the receiver answered, what is kept fits the attempt's columns
         self.status_code = status_code if isinstance(status_code, int) and 100 <= status_code <= 999 else (
             None if status_code is None else 0)
@@ -387,23 +389,34 @@ class Result(object):
         self.blocked = blocked
         self.retry_after = clean_text(retry_after, 100)
         self.duration_ms = max(0, min(int(duration_ms or 0), 2 ** 31 - 1))
+        self.answer = answer  # the answer's body as read (bytes, at most what the caller asked): not stored
+        self.refused = False  # a 2xx answer that broke the callback's answer rule (see refuse)
+        self.receiver_id = None  # the id the receiver gave the record, when the callback asks for it
+
+    def refuse(self, message):
+        """The receiver answered 2xx but said no (the callback's answer rule): a failed attempt with
+        its message, retried on the schedule; not an endpoint failure (it answered)."""
+        self.refused = True
+        self.error = clean_text('refused by the receiver: %s' % message, TEXT_CHARS)
 
     @property
     def ok(self):
-        return self.status_code is not None and 200 <= self.status_code < 300
+        return self.status_code is not None and 200 <= self.status_code < 300 and not self.refused
 
     @property
     def endpoint_down(self):
         """A failure that counts against the endpoint's circuit breaker: timeout, connection, 5xx."""
-        return (self.error is not None and not self.blocked) or (self.status_code or 0) >= 500
+        return (self.error is not None and not self.blocked and not self.refused) or (self.status_code or 0) >= 500
 
 
 # a reused keep-alive connection the receiver closed meanwhile: the request never reached it
 _STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
-def post(connections, url, body, headers, connect_timeout, total_timeout, handle=None):
-    """POST ``body`` (bytes) as JSON; never raises for network trouble, returns a Result."""
+def post(connections, url, body, headers, connect_timeout, total_timeout, handle=None, method='POST',
+         answer_bytes=EXCERPT_BYTES):
+    """Send ``body`` (bytes) as JSON (by POST, or ``method``); never raises for network trouble,
+    returns a Result (with up to ``answer_bytes`` of the answer's body as ``answer``)."""
     start = time.monotonic()
     deadline = start + total_timeout
     parts = urlsplit(url)
@@ -422,13 +435,14 @@ def post(connections, url, body, headers, connect_timeout, total_timeout, handle
         timer.start()
     try:
         return _post(connections, url, path, body, headers, connect_timeout, total_timeout, handle, start,
-                     deadline)
+                     deadline, method, answer_bytes)
     finally:
         if timer is not None:
             timer.cancel()
 
 
-def _post(connections, url, path, body, headers, connect_timeout, total_timeout, handle, start, deadline):
+def _post(connections, url, path, body, headers, connect_timeout, total_timeout, handle, start, deadline, method,
+          answer_bytes):
     for attempt in range(2):
         # a reused connection the receiver closed meanwhile: once more, on a new connection
         connection, reused = connections.get(url, fresh=attempt > 0)
@@ -438,9 +452,9 @@ def _post(connections, url, path, body, headers, connect_timeout, total_timeout,
                 connection.timeout = min(connect_timeout, total_timeout)
                 connection.connect()
             connection.sock.settimeout(max(0.001, deadline - time.monotonic()))
-            connection.request('POST', path, body, headers)
+            connection.request(method, path, body, headers)
             response = connection.getresponse()
-            excerpt = response.read(EXCERPT_BYTES)
+            answer = response.read(max(answer_bytes, EXCERPT_BYTES))
         except BlockedTarget as error:
             connection.close()
             return Result(error='refused: %s' % error, blocked=True, duration_ms=_ms(start))
@@ -461,8 +475,8 @@ def _post(connections, url, path, body, headers, connect_timeout, total_timeout,
             connections.put(url, connection)
         else:  # a longer body than we read, or the receiver closes: not reusable
             connection.close()
-        return Result(response.status, excerpt, retry_after=response.getheader('Retry-After'),
-                      duration_ms=_ms(start))
+        return Result(response.status, answer[:EXCERPT_BYTES], retry_after=response.getheader('Retry-After'),
+                      duration_ms=_ms(start), answer=answer if answer_bytes > EXCERPT_BYTES else None)
 
 
 def _failure(start, deadline, error):
@@ -501,9 +515,24 @@ def retry_after_seconds(value, now=None):
 
 
 def post_job(job, connections, settings, handle=None):
-    """Sign and POST one claimed delivery (a ``runtime.outbox.Job``) with the timeouts of ``settings``;
-    no transaction is needed, none should be open."""
+    """Sign and send one claimed request (a ``runtime.outbox.Job``: a delivery or a batch) with the
+    timeouts of ``settings``, shaped and judged as its callback says; no transaction is needed, none
+    should be open. A template that cannot be rendered for it fails it at once (nothing is sent)."""
+    try:
+        method, url, body = job.request()
+    except ValueError as error:  # shaping.ShapeError: the template, not the receiver
+        return Result(error='template: %s' % error, blocked=True)
     headers = dict(job.headers)  # never logged: they may carry credentials
-    headers.update(signing.headers(job.keys, job.event_id, int(time.time()), job.body))
-    return post(connections, job.url, job.body, headers, settings.timeout_connect, settings.timeout_total,
-                handle=handle)
+    headers.update(signing.headers(job.keys, job.message_id, int(time.time()), body))
+    judges = job.judges
+    result = post(connections, url, body, headers, settings.timeout_connect, settings.timeout_total, handle=handle,
+                  method=method, answer_bytes=ANSWER_BYTES if judges else EXCERPT_BYTES)
+    if judges and result.ok:
+        try:
+            accepted, message, result.receiver_id = job.judge(result.status_code, result.answer)
+        except ValueError as error:  # the rule cannot read this answer: a refusal that says why
+            accepted, message = False, str(error)
+        if not accepted:
+            result.refuse(message or result.excerpt[:500] or 'the answer broke the answer rule')
+    result.answer = None  # not kept past the judging
+    return result

@@ -26,10 +26,11 @@ CONFIG = os.path.join(ROOT, 'var', 'odoo.conf')
 TIMEOUT = 600
 TEST_LOGGER = 'odoo.addons.%s.tests.' % ADDON
 # the test modules of the addon (tests/__init__.py), each reported with its own 'Ran N tests'
-TEST_MODULES = ('test_capture', 'test_copy_database', 'test_delivery', 'test_hostile_answers', 'test_hostile_input',
+TEST_MODULES = ('test_capture', 'test_copy_database', 'test_delivery', 'test_hostile_answers',
+                'test_hostile_input',
                 'test_housekeeping',
                 'test_install', 'test_payload_secrets',
-                'test_operations', 'test_replay', 'test_sender', 'test_webhook_callback')
+                'test_operations', 'test_replay', 'test_sender', 'test_shaping', 'test_webhook_callback')
 
 
 def run_odoo(db, args, log_path):

@@ -6,6 +6,8 @@ from . import webhook_callback
 from . import webhook_callback_key
 from . import webhook_callback_health
 from . import webhook_callback_backfill
+from . import webhook_callback_request
+from . import webhook_receiver_ref
 from . import webhook_delivery
 from . import webhook_housekeeping
 from . import webhook_delivery_attempt

@@ -4,8 +4,12 @@
 """Backfill: *Send existing records* queues one ``create`` event per record of the callback's model
 (its company, its filter), asked on the callback and queued by the backfill cron in short batches."""
 import logging
+import threading
+import time
 
-from odoo import _, api, fields, models
+import odoo
+
+from odoo import SUPERUSER_ID, _, api, fields, models
 from odoo.exceptions import UserError
 from odoo.tools.misc import formatLang
 
@@ -14,6 +18,7 @@ from .. import batches, payload
 _logger = logging.getLogger(__name__)
 
 BACKFILL_BATCH = 500  # records per backfill transaction
+START_WAIT = 30  # seconds action_backfill's thread waits for its request to commit
 BACKFILL_SECONDS = 30  # per run of the backfill cron; what is left waits for its next run
 
 
@@ -87,7 +92,34 @@ class WebhookCallback(models.Model):
             _logger.info('Callback %s: backfill of %s records asked', callback.id, total)
         self.invalidate_cache(ids=self.ids)
         batches.wake_cron(self.env, 'account_webhook.ir_cron_webhook_backfill')
+        if batches.cron_commits():  # not in tests, which run in one transaction that is rolled back
+            self._start_after_commit(self.ids)
         return True
+
+    def _start_after_commit(self, ids):
+        """The backfill starts within seconds, not at the cron's next poll (Odoo 11's cron threads
+        look for due jobs once a minute): a thread waits until this transaction has committed the
+        request, then runs the batches as the cron does (each its own transaction, SKIP LOCKED: the
+        cron and this never queue the same records). Gives up after START_WAIT seconds (the request
+        was rolled back, or is still not committed): the cron does it then."""
+        dbname = self.env.cr.dbname
+
+        def start():
+            deadline = time.monotonic() + START_WAIT
+            try:
+                while time.monotonic() < deadline:
+                    with api.Environment.manage(), odoo.registry(dbname).cursor() as cr:
+                        cr.execute("""SELECT count(*) FROM webhook_callback
+                                       WHERE id IN %s AND backfill_state = 'running'""", (tuple(ids),))
+                        if cr.fetchone()[0]:
+                            api.Environment(cr, SUPERUSER_ID, {})['webhook.callback']._run_backfills(commit=True)
+                            return
+                    time.sleep(0.2)
+            except Exception:  # pylint: disable=broad-except  # the cron does it at its next call
+                _logger.exception('Callbacks %s: the backfill did not start at once; the cron does it', ids)
+        thread = threading.Thread(target=start, name='account_webhook backfill %s' % ids[:5])
+        thread.daemon = True
+        thread.start()
 
     def _backfill_records(self):
         return self.env[self.model].sudo().with_context(active_test=False)

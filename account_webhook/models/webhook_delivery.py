@@ -46,6 +46,8 @@ class WebhookDelivery(models.Model):
     last_status_code = fields.Integer(string='Last status code', readonly=True)
     last_error = fields.Text(string='Last error', readonly=True)
     done_at = fields.Datetime(string='Delivered at', readonly=True)
+    receiver_id = fields.Char(string="Receiver's id", readonly=True,
+                              help="The id the receiver gave the record in its answer (the callback's Receiver's id).")
     attempt_ids = fields.One2many('webhook.delivery.attempt', 'delivery_id', string='Attempts log',
                                   readonly=True)
 

@@ -24,6 +24,9 @@ class WebhookDeliveryAttempt(models.Model):
     error = fields.Text(readonly=True)
     success = fields.Boolean(string='Delivered', readonly=True)
     sent_by = fields.Char(string='Sent by', readonly=True, help='The dispatcher that sent it: host:process id.')
+    # no default: adding the column to a million attempts writes none of them (empty means 1)
+    request_size = fields.Integer(string='Events in its request', readonly=True,
+                                  help='How many events the request carried (a batch); empty: one.')
 
     @api.model_cr
     def init(self):

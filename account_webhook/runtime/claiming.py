@@ -61,7 +61,7 @@ def claim(cr, state, capacity, in_flight=()):
     sharing = {}  # endpoint -> its callbacks
     for callback in state.callbacks:
         sharing.setdefault(callback.endpoint, []).append(callback.id)
-    limits, urls, endpoint_of = OrderedDict(), {}, {}
+    limits, urls, endpoint_of, batch_of = OrderedDict(), {}, {}, {}
     for callback in state.callbacks:
         endpoint = callback.endpoint
         if paused.get(endpoint):
@@ -74,14 +74,18 @@ def claim(cr, state, capacity, in_flight=()):
             limit = min(limit, callback.max_in_flight - busy_callbacks.get(callback.id, 0))
         if limit > 0:
             limits[callback.id], urls[callback.id], endpoint_of[callback.id] = limit, callback.url, endpoint
+            batch_of[callback.id] = max(1, callback.batch_size or 1)
     if not limits:
         return []
-    run(cr, 'candidates', _CANDIDATES, dict(cbs=list(limits), limits=list(limits.values()),
+    # limits count requests; a batch callback's request takes up to batch_size deliveries
+    run(cr, 'candidates', _CANDIDATES, dict(cbs=list(limits), limits=[limits[cb] * batch_of[cb] for cb in limits],
                                             urls=[urls[cb] for cb in limits]))
     per_callback = OrderedDict((callback_id, []) for callback_id in limits)
     for callback_id, delivery_id in cr.fetchall():  # first attempts, then retries
         per_callback[callback_id].append(delivery_id)
-    candidates = scheduling.in_turn(per_callback, limits, endpoint_of)  # endpoint -> [delivery id, ...]
+    per_callback = OrderedDict((callback_id, scheduling.requests(ids, batch_of[callback_id]))
+                               for callback_id, ids in per_callback.items())
+    candidates = scheduling.in_turn(per_callback, limits, endpoint_of)  # endpoint -> [request, ...]
     chosen = scheduling.fair_share(candidates, capacity, settings.per_endpoint, busy_endpoints)
     for endpoint in [e for e in chosen if e in paused]:  # half-open: one probe, among all dispatchers
         cr.execute("UPDATE webhook_endpoint SET paused_until = %s + interval '1 second' * %%s "
@@ -91,23 +95,27 @@ def claim(cr, state, capacity, in_flight=()):
             _logger.info('Endpoint %s: cool-down over, probing it with one delivery', endpoint)
         else:
             del chosen[endpoint]
-    ids = [delivery_id for ids in chosen.values() for delivery_id in ids]
-    if not ids:
+    requests = [request for chosen_requests in chosen.values() for request in chosen_requests]
+    if not requests:
         return []
-    return outbox.lease(cr, ids, settings.lease)
+    return outbox.merge(outbox.lease(cr, [delivery_id for request in requests for delivery_id in request],
+                                     settings.lease), requests)
 
 
 def _rate_allowance(cr, callback_ids):
-    """How many more requests each rate-limited callback may start now (all dispatchers together)."""
+    """How many more requests each rate-limited callback may start now (all dispatchers together):
+    an attempt counts as the share of its request it was (a batch of 10 events is one request)."""
     if not callback_ids:
         return {}
     for callback_id in callback_ids:  # two dispatchers must not both spend the same allowance
         cr.execute("SELECT pg_advisory_xact_lock(%s, %s)", (0x7765626b, callback_id))
     cr.execute("""
         SELECT c.id, c.rate_limit
-               - (SELECT count(*) FROM webhook_delivery_attempt a
-                   WHERE a.callback_id = c.id AND a.attempted_at > %s - interval '1 second' * %%s)
-               - (SELECT count(*) FROM webhook_delivery d
-                   WHERE d.callback_id = c.id AND d.state = 'sending' AND d.lease_until >= %s)
+               - ceil((SELECT COALESCE(sum(1.0 / GREATEST(COALESCE(a.request_size, 1), 1)), 0)
+                         FROM webhook_delivery_attempt a
+                        WHERE a.callback_id = c.id AND a.attempted_at > %s - interval '1 second' * %%s)
+                      + (SELECT count(*) FROM webhook_delivery d
+                          WHERE d.callback_id = c.id AND d.state = 'sending' AND d.lease_until >= %s)
+                        / GREATEST(COALESCE(c.batch_size, 1), 1)::numeric)::int
           FROM webhook_callback c WHERE c.id IN %%s""" % (NOW, NOW), (RATE_WINDOW, tuple(callback_ids)))
     return dict(cr.fetchall())

@@ -9,32 +9,107 @@ A delivery goes ``pending`` -> ``sending`` (leased until ``lease_until``) -> ``d
 ``failed`` one back to ``pending``. Capture writes the rows (``webhook.delivery._enqueue``); the
 ORM never writes these columns (webhook.record refuses it).
 """
+import hashlib
+import json
 import logging
+from collections import namedtuple
 
-from .. import sender
+from .. import sender, shaping
 from .state import NOW, run
 
 _logger = logging.getLogger(__name__)
 
+# the receiver's id of a delivery's record: the latest one a callback posting to the same URL was
+# given (only looked for when the callback has templates that could use it)
+_RECEIVER_ID = """CASE WHEN c.path_template IS NOT NULL OR c.body_template IS NOT NULL THEN (
+    SELECT r.receiver_id FROM webhook_receiver_ref r JOIN webhook_callback rc ON rc.id = r.callback_id
+     WHERE r.res_model = d.res_model AND r.res_id = d.res_id AND rc.url = c.url
+     ORDER BY r.write_date DESC, r.id DESC LIMIT 1) END"""
 JOB_COLUMNS = ('d.id, d.callback_id, c.url, c.key, CASE WHEN c.previous_key_expires > %s THEN c.previous_key END, '
-               'c.endpoint, d.event_id, d.payload, c.headers' % NOW)
+               'c.endpoint, d.event_id, d.payload, c.headers, d.res_model, d.res_id, %s, c.method, c.path_template, '
+               'c.body_template, c.answer_rule, c.answer_message_path, c.receiver_id_path, c.batch_size'
+               % (NOW, _RECEIVER_ID))
 _ATTEMPT_COLUMNS = ('delivery_id, callback_id, attempted_at, status_code, duration_ms, response_excerpt, error, '
-                    'success, sent_by, create_date, write_date')
+                    'success, sent_by, request_size, create_date, write_date')
+
+# one delivery of a job
+Event = namedtuple('Event', 'id event_id payload res_model res_id receiver_id')
+# how the callback shapes its requests and reads the answers (models/webhook_callback_request.py)
+Shape = namedtuple('Shape', 'method path_template body_template answer_rule answer_message_path receiver_id_path '
+                            'batch_size')
 
 
 class Job(object):
-    """A claimed delivery, with what sending it needs."""
-    __slots__ = ('id', 'callback_id', 'url', 'keys', 'endpoint', 'event_id', 'body', 'headers', 'database',
-                 'deadline', 'handle')
+    """One request: a claimed delivery, or several of one callback (a batch), with what sending
+    it needs. ``id``: its first delivery's."""
+    __slots__ = ('events', 'callback_id', 'url', 'keys', 'endpoint', 'headers', 'shape', 'database', 'deadline',
+                 'handle')
 
     def __init__(self, row, database=None):
-        self.id, self.callback_id, self.url, key, previous_key, self.endpoint, self.event_id, payload, headers = row
+        (delivery_id, self.callback_id, self.url, key, previous_key, self.endpoint, event_id, payload, headers,
+         res_model, res_id, receiver_id) = row[:12]
+        self.events = [Event(delivery_id, event_id, payload, res_model, res_id, receiver_id)]
+        self.shape = Shape(*row[12:19]) if len(row) > 12 else Shape('POST', None, None, None, None, None, 1)
         self.keys = (key, previous_key) if previous_key else (key,)  # during a key rotation's overlap: both
-        self.body = payload.encode('utf-8')
         self.headers = sender.parse_headers(headers)  # the callback's own headers, parsed once per job
         self.database = database
         self.deadline = None
         self.handle = None
+
+    @property
+    def id(self):
+        return self.events[0].id
+
+    @property
+    def batch(self):
+        return (self.shape.batch_size or 1) > 1
+
+    @property
+    def message_id(self):
+        """The webhook-id: the event's, or for a batch one derived from its events' ids."""
+        if not self.batch:
+            return self.events[0].event_id
+        return 'batch_' + hashlib.sha256(' '.join(e.event_id for e in self.events).encode()).hexdigest()[:32]
+
+    @property
+    def body(self):
+        return self.events[0].payload.encode('utf-8')
+
+    def request(self):
+        """``(method, url, body bytes)``; raises shaping.ShapeError when a template cannot do it."""
+        shape = self.shape
+        url = self.url
+        if shape.path_template:  # a batch has one URL: its first event's
+            url += shaping.render_path(shape.path_template, json.loads(self.events[0].payload),
+                                       self.events[0].receiver_id)
+        body = shaping.render_body(shape.body_template, [e.payload for e in self.events],
+                                   [e.receiver_id for e in self.events], batch=self.batch)
+        return shape.method or 'POST', url, body
+
+    @property
+    def judges(self):
+        """Whether the answer's body is read to judge it or to find the receiver's id."""
+        return bool(self.shape.answer_rule or self.shape.receiver_id_path)
+
+    def judge(self, status_code, answer):
+        """``(accepted, message, receiver id)`` (shaping.judge); the receiver's id of single events only."""
+        shape = self.shape
+        return shaping.judge(shape.answer_rule, shape.answer_message_path,
+                             None if self.batch else shape.receiver_id_path, status_code, answer)
+
+
+def merge(jobs, chunks):
+    """Jobs of single deliveries grouped as ``chunks`` says (lists of delivery ids, in order)."""
+    by_id = {job.id: job for job in jobs}
+    merged = []
+    for chunk in chunks:
+        parts = [by_id[delivery_id] for delivery_id in chunk if delivery_id in by_id]
+        if not parts:
+            continue
+        for other in parts[1:]:
+            parts[0].events.extend(other.events)
+        merged.append(parts[0])
+    return sorted(merged, key=lambda job: job.id)
 
 
 def jobs(cr, ids):
@@ -55,23 +130,37 @@ def lease(cr, ids, seconds):
 
 
 def delivered(cr, now, results, sent_by):
-    """``(job, Result)`` pairs that reached their receiver: done, an attempt each, one statement."""
+    """``(job, Result)`` pairs that reached their receiver: each event done with an attempt, the
+    receiver's id kept (on the delivery, and per record and callback for templates), one statement."""
+    events = [(job, result, event) for job, result in results for event in job.events]
     run(cr, 'delivered', """
         WITH done AS (
             UPDATE webhook_delivery d SET state = 'done', done_at = %(now)s::timestamp,
                    attempt_count = COALESCE(attempt_count, 0) + 1, last_status_code = v.code, last_error = NULL,
-                   lease_until = NULL, write_date = %(now)s::timestamp
-              FROM unnest(%(ids)s::int[], %(codes)s::int[]) v(id, code) WHERE d.id = v.id RETURNING d.id)
+                   lease_until = NULL, write_date = %(now)s::timestamp,
+                   receiver_id = COALESCE(v.receiver_id, d.receiver_id)
+              FROM unnest(%(ids)s::int[], %(codes)s::int[], %(receiver_ids)s::varchar[]) v(id, code, receiver_id)
+             WHERE d.id = v.id RETURNING d.id, d.callback_id, d.res_model, d.res_id, d.receiver_id),
+        refs AS (
+            INSERT INTO webhook_receiver_ref (callback_id, res_model, res_id, receiver_id, create_date, write_date)
+            SELECT callback_id, res_model, res_id, receiver_id, %(now)s::timestamp, %(now)s::timestamp
+              FROM done WHERE receiver_id IS NOT NULL AND res_id > 0 AND done.id = ANY(%(with_id)s::int[])
+            ON CONFLICT (callback_id, res_model, res_id) DO UPDATE
+               SET receiver_id = EXCLUDED.receiver_id, write_date = EXCLUDED.write_date)
         INSERT INTO webhook_delivery_attempt (delivery_id, callback_id, attempted_at, status_code, duration_ms,
-                                              response_excerpt, success, sent_by, create_date, write_date)
+                                              response_excerpt, success, sent_by, request_size, create_date,
+                                              write_date)
         SELECT a.id, a.callback_id, %(now)s::timestamp, a.code, a.duration, a.excerpt, true, %(sent_by)s::varchar,
-               %(now)s::timestamp, %(now)s::timestamp
+               a.size, %(now)s::timestamp, %(now)s::timestamp
           FROM unnest(%(ids)s::int[], %(callbacks)s::int[], %(codes)s::int[], %(durations)s::int[],
-                      %(excerpts)s::text[]) a(id, callback_id, code, duration, excerpt)
+                      %(excerpts)s::text[], %(sizes)s::int[]) a(id, callback_id, code, duration, excerpt, size)
           JOIN done ON done.id = a.id""", dict(
-        now=now, sent_by=sent_by, ids=[job.id for job, _r in results],
-        callbacks=[job.callback_id for job, _r in results], codes=[r.status_code for _j, r in results],
-        durations=[r.duration_ms for _j, r in results], excerpts=[r.excerpt or None for _j, r in results]))
+        now=now, sent_by=sent_by, ids=[event.id for _j, _r, event in events],
+        callbacks=[job.callback_id for job, _r, _e in events], codes=[r.status_code for _j, r, _e in events],
+        durations=[r.duration_ms for _j, r, _e in events], excerpts=[r.excerpt or None for _j, r, _e in events],
+        sizes=[len(job.events) for job, _r, _e in events],
+        receiver_ids=[result.receiver_id for _j, result, _e in events],
+        with_id=[event.id for _j, result, event in events if result.receiver_id]))
 
 
 def attempts_so_far(cr, ids):
@@ -81,22 +170,24 @@ def attempts_so_far(cr, ids):
 
 
 def failed(cr, now, outcomes, sent_by):
-    """``(job, Result, attempt number, state, next attempt time, error)`` of failed attempts: the
-    deliveries wait for their retry or failed, an attempt each; two statements."""
+    """``(job, event, Result, attempt number, state, next attempt time, error)`` of failed attempts:
+    the deliveries wait for their retry or failed, an attempt each; two statements."""
     if not outcomes:
         return
     rows = ','.join(cr.mogrify('(%s, %s, %s, %s, %s::timestamp, %s)', (
-        job.id, state, attempt, result.status_code or 0, next_at, error)).decode()
-        for job, result, attempt, state, next_at, error in outcomes)
+        event.id, state, attempt, result.status_code or 0, next_at, error)).decode()
+        for _job, event, result, attempt, state, next_at, error in outcomes)
     cr.execute("""
         UPDATE webhook_delivery d SET state = v.state, attempt_count = v.attempt, last_status_code = v.code,
                next_attempt_at = COALESCE(v.next_at, d.next_attempt_at), last_error = v.error,
                lease_until = NULL, write_date = %%s
           FROM (VALUES %s) v(id, state, attempt, code, next_at, error) WHERE d.id = v.id""" % rows.replace('%', '%%'),
                (now,))
-    attempts = ','.join(cr.mogrify('(%s, %s, %s::timestamp, %s, %s, %s, %s, %s, %s, %s::timestamp, %s::timestamp)', (
-        job.id, job.callback_id, now, result.status_code or 0, result.duration_ms, result.excerpt or None,
-        result.error, result.ok, sent_by, now, now)).decode() for job, result, _a, _s, _n, _e in outcomes)
+    attempts = ','.join(cr.mogrify(
+        '(%s, %s, %s::timestamp, %s, %s, %s, %s, %s, %s, %s, %s::timestamp, %s::timestamp)', (
+            event.id, job.callback_id, now, result.status_code or 0, result.duration_ms, result.excerpt or None,
+            result.error, False, sent_by, len(job.events), now, now)).decode()
+        for job, event, result, _a, _s, _n, _e in outcomes)
     # pylint: disable-next=sql-injection  # columns: a constant; rows built by cr.mogrify (values escaped)
     cr.execute('INSERT INTO webhook_delivery_attempt (%s) VALUES %s' % (_ATTEMPT_COLUMNS, attempts))
 

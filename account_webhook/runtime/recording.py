@@ -73,21 +73,22 @@ def _record(cr, state, results, sent_by):
 
 
 def _record_failures(cr, settings, failed, now, sent_by):
-    attempts_so_far = outbox.attempts_so_far(cr, [job.id for job, _result in failed])
+    attempts_so_far = outbox.attempts_so_far(cr, [event.id for job, _result in failed for event in job.events])
     outcomes, gone = [], []
     for job, result in failed:
-        if job.id not in attempts_so_far:
-            continue  # deleted meanwhile
-        attempt = attempts_so_far[job.id] + 1
-        state, next_at, error = scheduling.after_failure(attempt, result, now, settings.retry_schedule)
-        if result.blocked:
-            _logger.warning('Callback %s: delivery %s refused: %s', job.callback_id, job.id, result.error)
-        elif result.status_code != 410:
-            _logger.info('Callback %s: delivery %s attempt %s failed (%s); now %s', job.callback_id, job.id,
-                         attempt, error, state)
         if result.status_code == 410:
             gone.append(job.callback_id)
-        outcomes.append((job, result, attempt, state, next_at, error))
+        for event in job.events:
+            if event.id not in attempts_so_far:
+                continue  # deleted meanwhile
+            attempt = attempts_so_far[event.id] + 1
+            state, next_at, error = scheduling.after_failure(attempt, result, now, settings.retry_schedule)
+            if result.blocked:
+                _logger.warning('Callback %s: delivery %s refused: %s', job.callback_id, event.id, result.error)
+            elif result.status_code != 410:
+                _logger.info('Callback %s: delivery %s attempt %s failed (%s); now %s', job.callback_id, event.id,
+                             attempt, error, state)
+            outcomes.append((job, event, result, attempt, state, next_at, error))
     outbox.failed(cr, now, outcomes, sent_by)
     if gone:
         outbox.deactivate(cr, gone, 'The receiver answered 410 Gone on %s UTC.' % now)

@@ -35,6 +35,18 @@ def callback_share(per_endpoint, callback_id, callbacks, busy):
     return max(1, per_endpoint - idle_others) - busy.get(callback_id, 0)
 
 
+def requests(ids, batch_size):
+    """A callback's candidate deliveries as requests: each delivery alone, or tuples of up to
+    ``batch_size`` of them for a callback that sends batches.
+
+    >>> requests([1, 2, 3], 1)
+    [(1,), (2,), (3,)]
+    >>> requests([1, 2, 3, 4, 5], 2)
+    [(1, 2), (3, 4), (5,)]
+    """
+    return [tuple(ids[start:start + batch_size]) for start in range(0, len(ids), batch_size)]
+
+
 def in_turn(per_callback, limits, endpoint_of):
     """The candidates of each endpoint, its callbacks' deliveries taken in turn (each callback's
     list cut at its limit), so that one callback's backlog does not go first.

@@ -11,4 +11,5 @@ from . import test_copy_database
 from . import test_operations
 from . import test_hostile_answers
 from . import test_payload_secrets
+from . import test_shaping
 from . import test_hostile_input

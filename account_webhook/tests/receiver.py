@@ -15,8 +15,8 @@ class _Server(ThreadingMixIn, HTTPServer):
 
 
 class Received(object):
-    def __init__(self, path, headers, body):
-        self.path, self.headers, self.body, self.at = path, headers, body, time.time()
+    def __init__(self, path, headers, body, method='POST'):
+        self.path, self.headers, self.body, self.at, self.method = path, headers, body, time.time(), method
 
     @property
     def json(self):
@@ -46,7 +46,7 @@ class Receiver(object):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get('Content-Length') or 0))
                 with receiver.arrived:
-                    receiver.received.append(Received(self.path, dict(self.headers), body))
+                    receiver.received.append(Received(self.path, dict(self.headers), body, self.command))
                     status, headers, reply, delay = receiver._answers.pop(0) if receiver._answers \
                         else receiver.default
                     receiver.arrived.notify_all()
@@ -58,6 +58,8 @@ class Receiver(object):
                 self.send_header('Content-Length', str(len(reply)))
                 self.end_headers()
                 self.wfile.write(reply)
+
+            do_PUT = do_PATCH = do_DELETE = do_POST
 
             def log_message(self, *args):
                 pass
