@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: set everything up, then serve Odoo with account_webhook on http://localhost:8069,
-# with the example receiver (examples/receiver.py) printing the callbacks it gets.
+# with the example receiver (examples/receiver.py) printing the callbacks it gets, and the example
+# accounting API (examples/invoice_item_api.py) the demo's invoice-item callbacks talk to.
 # `WORKERS=N make run`: production mode instead: Odoo's prefork server (N HTTP workers, cron
 # workers, the gevent longpolling process) on 127.0.0.1:8079 and :8072, behind nginx on :8069
 # (configured from scripts/nginx.conf.in, files under var/nginx/run/).
@@ -8,6 +9,7 @@ set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RUN_DB=${RUN_DB:-account_webhook}
 RECEIVER_PORT=${RECEIVER_PORT:-8075}
+API_PORT=${API_PORT:-8076}
 WORKERS=${WORKERS:-0}
 case $WORKERS in
     '' | *[!0-9]*) echo "WORKERS must be a number of HTTP workers (0: threaded mode), not '$WORKERS'" >&2; exit 2 ;;
@@ -22,11 +24,17 @@ PY=$ROOT/.venv/bin/python
     --log-level=warn --logfile="$ROOT/var/log/odoo.log"
 KEYS=$(psql -h "$PGHOST" -p "$PGPORT" -U "${ODOO_DB_USER:-odoo}" -d "$RUN_DB" -qAt -c \
     "SELECT string_agg(key, ',') FROM webhook_callback WHERE url LIKE 'http://127.0.0.1:$RECEIVER_PORT/%'")
+RECEIVER= API=
+stop_examples() { kill $RECEIVER $API 2>/dev/null || true; }
 if [ -n "$KEYS" ]; then
     WEBHOOK_KEYS=$KEYS "$PY" "$ROOT/examples/receiver.py" --port "$RECEIVER_PORT" &
     RECEIVER=$!
-    trap 'kill $RECEIVER 2>/dev/null' EXIT
 fi
+# the example accounting API the demo's invoice-item callbacks keep in step (README: "A receiver
+# that is an API"); its request log: http://127.0.0.1:$API_PORT/api/Billing/Items
+INVOICE_API_KEY=demo-api-key "$PY" "$ROOT/examples/invoice_item_api.py" --port "$API_PORT" &
+API=$!
+trap stop_examples EXIT
 # the addon hooks into the server when it is loaded server-wide
 ODOO=("$PY" "$ROOT/scripts/odoo" -c "$ROOT/var/odoo.conf" -d "$RUN_DB" --db-filter="^$RUN_DB\$"
       --load=base,web,account_webhook --logfile="$ROOT/var/log/odoo.log")
@@ -61,7 +69,7 @@ stop_all() {
         kill -TERM -- "-$NGINX_PID" 2>/dev/null || true
         wait "$NGINX_PID" 2>/dev/null || true
     fi
-    [ -z "${RECEIVER:-}" ] || kill "$RECEIVER" 2>/dev/null || true
+    stop_examples
 }
 trap stop_all EXIT
 trap 'exit 130' INT TERM
