@@ -2,7 +2,6 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Recording: what each attempt gave, stored in one transaction (through ``outbox``), and the
 endpoints' circuit breakers it moves. Whatever a receiver answered, the other results are kept."""
-import datetime
 import logging
 from collections import OrderedDict
 
@@ -10,7 +9,7 @@ import psycopg2
 
 from .. import sender
 from . import outbox, scheduling
-from .state import NOW
+from .state import NOW, run
 
 _logger = logging.getLogger(__name__)
 
@@ -62,7 +61,9 @@ def _in_savepoint(cr, state, results, sent_by):
 
 
 def _record(cr, state, results, sent_by):
-    now = datetime.datetime.utcnow().replace(microsecond=0)
+    # the database's clock, as the claims read it: a retry is due when the claims say it is
+    run(cr, 'now', 'SELECT %s' % NOW)
+    now = cr.fetchone()[0].replace(microsecond=0)
     delivered = [(job, result) for job, result in results if result.ok]
     if delivered:
         outbox.delivered(cr, now, delivered, sent_by)

@@ -106,7 +106,8 @@ class State(object):
 def read_state(cr):
     run(cr, 'state', """
         SELECT (SELECT json_object_agg(key, value) FROM ir_config_parameter WHERE key LIKE 'account\\_webhook.%%'),
-               (SELECT json_agg(json_build_array(id, url, endpoint, rate_limit, max_in_flight, COALESCE(batch_size, 1)) ORDER BY id)
+               (SELECT json_agg(json_build_array(id, url, endpoint, rate_limit, max_in_flight,
+                                                 COALESCE(batch_size, 1)) ORDER BY id)
                   FROM webhook_callback WHERE active),
                (SELECT json_agg(json_build_array(name, consecutive_failures, paused_until > {now},
                                                  paused_until IS NOT NULL))
