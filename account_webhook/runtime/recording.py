@@ -2,6 +2,7 @@
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
 """Recording: what each attempt gave, stored in one transaction (through ``outbox``), and the
 endpoints' circuit breakers it moves. Whatever a receiver answered, the other results are kept."""
+import datetime
 import logging
 from collections import OrderedDict
 
@@ -62,8 +63,8 @@ def _in_savepoint(cr, state, results, sent_by):
 
 def _record(cr, state, results, sent_by):
     # the database's clock, as the claims read it: a retry is due when the claims say it is
-    run(cr, 'now', 'SELECT %s' % NOW)
-    now = cr.fetchone()[0].replace(microsecond=0)
+    run(cr, 'now', "SELECT to_char(%s, 'YYYY-MM-DD HH24:MI:SS')" % NOW)  # Odoo's cursors give dates as text
+    now = datetime.datetime.strptime(cr.fetchone()[0], '%Y-%m-%d %H:%M:%S')
     delivered = [(job, result) for job, result in results if result.ok]
     if delivered:
         outbox.delivered(cr, now, delivered, sent_by)
