@@ -17,8 +17,10 @@ both use it, so what the form shows is exactly what is sent:
 - float / monetary: numbers; selection: the key; an empty value: ``null``
 - binary fields cannot be tracked.
 """
+import binascii
 import datetime
 import json
+import os
 import re
 import uuid
 from collections import OrderedDict
@@ -42,6 +44,22 @@ def is_secret(field):
 
 def new_event_id():
     return str(uuid.uuid4())
+
+
+# the 4 bits of a random hex digit -> the UUID variant digit (10xx), as uuid.uuid4() sets it
+_VARIANT = dict((digit, '89ab'[int(digit, 16) & 3]) for digit in '0123456789abcdef')
+
+
+def new_event_ids(count):
+    """``count`` event ids as ``new_event_id`` makes them (random version 4 UUIDs: 122 random bits,
+    the version and variant bits set as ``uuid.uuid4`` sets them), from one read of ``os.urandom``:
+    the capture of a batch makes thousands at once."""
+    digits = binascii.hexlify(os.urandom(16 * count)).decode('ascii')
+    ids = []
+    for start in range(0, 32 * count, 32):
+        h = digits[start:start + 32]
+        ids.append('%s-%s-4%s-%s%s-%s' % (h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:]))
+    return ids
 
 
 def utc_timestamp(moment=None):
@@ -99,9 +117,74 @@ def column_value(record, field, raw):
     return _scalar(field, value)
 
 
+def _integer(raw):
+    return int(raw or 0)
+
+
+def _or_none(raw):
+    return raw or None
+
+
+def _as_is(raw):
+    return raw
+
+
+_CONVERTERS = {
+    'Boolean': bool,
+    'Integer': _integer,
+    'Text': _as_is,  # a text column holds text or NULL
+    'Selection': _or_none,  # convert_to_cache(validate=False) is ``value or False``
+    'Many2one': _or_none,  # an id, or no record
+}
+
+
+def column_converter(field):
+    """A function from ``field``'s raw column value to its JSON value that gives what ``column_value``
+    gives, without the ORM's conversions, for the plain field classes of ``odoo.fields`` where they
+    change nothing: boolean, integer, char, text, selection, many2one. ``None`` for other fields (use
+    ``column_value``)."""
+    kind = type(field)
+    if kind.__module__ != 'odoo.fields':
+        return None
+    if kind.__name__ == 'Char':
+        size = field.size
+        return lambda raw: raw if raw is None else raw[:size]
+    return _CONVERTERS.get(kind.__name__)
+
+
 def record_values(record, field_names):
     """``{field name: JSON value}`` for the given fields of one record, sorted by name."""
     return OrderedDict((name, field_value(record, record._fields[name])) for name in sorted(field_names))
+
+
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(', ', ': '))
+encode = _ENCODER.encode  # one JSON value, written exactly as ``dumps`` writes it inside a body
+
+
+def encode_item(name, value):
+    """``"name": value`` as ``dumps`` writes it inside ``values``."""
+    return encode(name) + ': ' + encode(value)
+
+
+def dumps_head(model, operation, res_id, items, changed=None, backfill=False):
+    """The body ``dumps`` writes, up to its event id, from the values already encoded (``items``:
+    ``encode_item`` texts, in the order of the fields): ``dumps_head(...) + event_id +
+    dumps_tail(timestamp)`` is ``dumps(..., event_id, timestamp, ...)`` byte for byte for an event
+    id that JSON writes as is (``new_event_id``'s, ``new_event_ids``'). The capture builds each
+    distinct head once per record, whatever the number of callbacks that send it."""
+    parts = ['{"object": ', encode(model), ', "operation": ', encode(operation), ', "id": ', encode(res_id),
+             ', "values": {', ', '.join(items), '}']
+    if changed is not None:
+        parts += [', "changed": ', encode(sorted(changed))]
+    if backfill:
+        parts.append(', "backfill": true')
+    parts.append(', "event_id": "')
+    return ''.join(parts)
+
+
+def dumps_tail(timestamp):
+    """What follows the event id in a body (see ``dumps_head``)."""
+    return '", "timestamp": ' + encode(timestamp) + '}'
 
 
 def dumps(model, operation, res_id, values, event_id, timestamp, changed=None, backfill=False):

@@ -26,7 +26,7 @@ CONFIG = os.path.join(ROOT, 'var', 'odoo.conf')
 TIMEOUT = 600
 TEST_LOGGER = 'odoo.addons.%s.tests.' % ADDON
 # the test modules of the addon (tests/__init__.py), each reported with its own 'Ran N tests'
-TEST_MODULES = ('test_capture', 'test_copy_database', 'test_delivery', 'test_hostile_answers',
+TEST_MODULES = ('test_capture', 'test_capture_queries', 'test_copy_database', 'test_delivery', 'test_hostile_answers',
                 'test_hostile_input',
                 'test_housekeeping',
                 'test_install', 'test_payload_secrets',

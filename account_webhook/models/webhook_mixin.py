@@ -18,16 +18,21 @@ commit or rollback):
 - ``_write`` is captured too: recomputations (a payment changing ``residual``) write
   stored computed fields there without ``write()``; snapshots read stored columns
   from the database, since the cache may already hold recomputed values;
-- a flush writes one outbox row per (callback, record) with a single multi-row
-  ``INSERT ... ON CONFLICT (event_id) DO UPDATE``: a second flush in the same
-  transaction updates the row it wrote instead of adding one, so a transaction
+- a flush writes one outbox row per (callback, record) with a single set-based
+  ``INSERT ... SELECT FROM unnest(...) ON CONFLICT (event_id) DO UPDATE``: a second flush in
+  the same transaction updates the row it wrote instead of adding one, so a transaction
   yields one event per callback and record, with its final values;
+- the work of a flush does not multiply with the callbacks: each record's tracked values
+  are read once for all callbacks of its model (one query), each value is encoded to JSON
+  once per record, and each distinct body (its fields, operation and changed fields) is
+  built once per record; a callback's row is that body with its own event id;
 - net effect: create then update is one ``create``; create then delete is nothing;
   update then delete is one ``delete``; a value changed and changed back is nothing.
 
 A callback's filter (a domain) is evaluated on flush, for all the flushed records at once: one
-search per callback with a filter, none for callbacks without one. Create and update events
-need the record to match after the change, delete events before the deletion.
+search per distinct filter (callbacks with the same filter share it), none for callbacks without
+one. Create and update events need the record to match after the change, delete events before the
+deletion.
 
 Nothing is sent from here: the rows commit or roll back with the change.
 
@@ -38,6 +43,7 @@ ignored); ``without_capture(records)`` sets it. The system parameter
 ``account_webhook.capture_disabled``, which only administrators can set, switches capture off for
 everyone, and setting it is logged (see ``models/ir_config_parameter.py``).
 """
+import datetime
 from contextlib import contextmanager
 
 from odoo import api, models
@@ -74,6 +80,28 @@ def _transaction(cr):
         cr.after('commit', reset)
         cr.after('rollback', reset)
     return tx
+
+
+def _insert_outbox(cr, uid, rows):
+    """Write outbox rows ``(callback id, event id, model, record id, operation, payload)`` as
+    ``webhook.delivery._enqueue`` does (pending, due now, the log-access columns; a row whose event id
+    exists already gets the new payload), in one set-based statement: the rows travel as one array
+    per column, so neither the statement nor its parsing grows with one ``VALUES`` tuple per row.
+    The rows are inserted in their order (ids follow it)."""
+    if not rows:
+        return
+    now = datetime.datetime.utcnow()
+    callback_ids, event_ids, res_models, res_ids, operations, bodies = (list(column) for column in zip(*rows))
+    cr.execute("""
+        INSERT INTO webhook_delivery (callback_id, event_id, res_model, res_id, operation, payload, state,
+                                      attempt_count, next_attempt_at, create_uid, create_date, write_uid, write_date)
+        SELECT t.callback_id, t.event_id, t.res_model, t.res_id, t.operation, t.payload, 'pending',
+               0, %s, %s, %s, %s, %s
+          FROM unnest(%s::int4[], %s::varchar[], %s::varchar[], %s::int4[], %s::varchar[], %s::text[])
+               WITH ORDINALITY AS t(callback_id, event_id, res_model, res_id, operation, payload, n)
+         ORDER BY t.n
+            ON CONFLICT (event_id) DO UPDATE SET payload = EXCLUDED.payload, write_date = EXCLUDED.write_date
+    """, (now, uid, now, uid, now, callback_ids, event_ids, res_models, res_ids, operations, bodies))
 
 
 def _outbox_row(callback, record, operation, values, event_id, timestamp, changed=None):
@@ -128,12 +156,16 @@ class WebhookMixin(models.AbstractModel):
 
     def _webhook_matching(self, callbacks, actions=None):
         """``{callback id: set of ids of self that match its filter}`` for the callbacks with a filter
-        (of the given ``actions``): one search per such callback for all these records, none without."""
-        matching = {}
+        (of the given ``actions``): one search per distinct filter for all these records (callbacks
+        with the same filter share it), none without."""
+        matching, found = {}, {}
         for cb in callbacks:
             if cb[4] and self and (actions is None or cb[1] in actions):
-                matching[cb[0]] = set(self.sudo().with_context(active_test=False)._search(
-                    [('id', 'in', self.ids)] + list(cb[4]), order='id'))
+                key = repr(cb[4])  # a domain may hold lists: its text is the key
+                if key not in found:
+                    found[key] = set(self.sudo().with_context(active_test=False)._search(
+                        [('id', 'in', self.ids)] + list(cb[4]), order='id'))
+                matching[cb[0]] = found[key]
         return matching
 
     # -- snapshot, mark, flush -------------------------------------------------------------
@@ -149,10 +181,12 @@ class WebhookMixin(models.AbstractModel):
         if not callbacks:
             return
         tracked = sorted({name for cb in callbacks if cb[1] == 'update' for name in cb[3]})
-        todo = self.sudo().filtered(lambda r: (r._name, r.id) not in tx.before and (r._name, r.id) not in tx.created)
+        model_name, before, created = self._name, tx.before, tx.created
+        todo = [record_id for record_id in self.ids
+                if (model_name, record_id) not in before and (model_name, record_id) not in created]
         if todo and tracked:
-            for record_id, values in todo._webhook_values(tracked).items():
-                tx.before[(self._name, record_id)] = values
+            for record_id, values in self.sudo().browse(todo)._webhook_values(tracked).items():
+                before[(model_name, record_id)] = values
         tx.dirty.setdefault(self._name, set()).update(self.ids)
 
     def _webhook_values(self, names):
@@ -165,10 +199,17 @@ class WebhookMixin(models.AbstractModel):
             self.env.cr.execute('SELECT id, %s FROM "%s" WHERE id IN %%s' % (
                 ', '.join('"%s"' % name for name in columns), self._table), (tuple(self.ids),))
             fields = [self._fields[name] for name in columns]
+            # the plain fields' values straight from the column, the others through the ORM's conversion
+            converters = [payload.column_converter(field) for field in fields]
             for row in self.env.cr.fetchall():
-                record = self.browse(row[0])
-                result[row[0]].update((field.name, payload.column_value(record, field, raw))
-                                      for field, raw in zip(fields, row[1:]))
+                record = None
+                values = result[row[0]]
+                for field, convert, raw in zip(fields, converters, row[1:]):
+                    if convert is None:
+                        record = record or self.browse(row[0])
+                        values[field.name] = payload.column_value(record, field, raw)
+                    else:
+                        values[field.name] = convert(raw)
         others = [name for name in names if name not in columns]
         for record in (self if others else ()):
             result[record.id].update(payload.record_values(record, others))
@@ -183,48 +224,73 @@ class WebhookMixin(models.AbstractModel):
         tx.dirty = {}
         rows += tx.deletes
         tx.deletes = []
-        self.env['webhook.delivery']._enqueue(rows, stale)
+        if stale:
+            self.env.cr.execute("DELETE FROM webhook_delivery WHERE event_id IN %s AND state = 'pending'",
+                                (tuple(stale),))
+        _insert_outbox(self.env.cr, self.env.uid, rows)
 
     def _webhook_changes(self, tx, records, rows, stale):
+        """Append the outbox rows of the changes of ``records`` (one model) to ``rows``, in record
+        order, then callback order. Nothing here is done once per callback and record but taking
+        the body built for the record and adding the event id: values are read and encoded once
+        per record, each distinct body (fields, operation, changed fields) built once per record."""
         callbacks = records._webhook_callbacks()
         if not callbacks:
             return
+        model_name = records._name
         fields = sorted({name for cb in callbacks for name in cb[3]})
         timestamp = payload.utc_timestamp()
         current = records._webhook_values(fields)
         companies = records._webhook_companies()
-        created_ids = {record_id for model_name, record_id in tx.created if model_name == records._name}
+        created_ids = {record_id for name, record_id in tx.created if name == model_name}
         actions = {'create' if record_id in created_ids else 'update' for record_id in records.ids}
         matching = records._webhook_matching(callbacks, actions)
-        for record in records:
-            key = (record._name, record.id)
-            created = key in tx.created
-            now = current[record.id]
-            for cb in callbacks:
-                if not self._webhook_sees(cb, companies.get(record.id)):
+        visible = {}  # company id -> the callbacks that see its records
+        events = tx.events
+        planned = []  # (callback id, record id, operation, body up to the event id), in row order
+        for record_id in records.ids:
+            company_id = companies.get(record_id)
+            if company_id not in visible:
+                visible[company_id] = [cb for cb in callbacks if self._webhook_sees(cb, company_id)]
+            created = record_id in created_ids
+            now = current[record_id]
+            before = {} if created else tx.before.get((model_name, record_id), {})
+            items = {}  # field name -> its encoded value, once per record
+            heads = {}  # (fields, operation, changed fields) -> body up to the event id, once per record
+            for cb in visible[company_id]:
+                if cb[0] in matching and record_id not in matching[cb[0]]:
+                    if (cb[0], record_id) in events:  # it left the filter since this transaction wrote it
+                        stale.append(events.pop((cb[0], record_id)))
                     continue
-                if cb[0] in matching and record.id not in matching[cb[0]]:
-                    if (cb[0], record.id) in tx.events:  # it left the filter since this transaction wrote it
-                        stale.append(tx.events.pop((cb[0], record.id)))
-                    continue
-                values = payload.OrderedDict((name, now[name]) for name in cb[3])
                 if cb[1] == 'create' and created:
-                    self._webhook_row(tx, rows, cb, record, 'create', values, timestamp)
+                    operation, changed = 'create', None
                 elif cb[1] == 'update' and not created:
-                    before = tx.before.get(key, {})
-                    changed = [name for name in cb[3] if name in before and before[name] != now[name]]
-                    if changed:
-                        self._webhook_row(tx, rows, cb, record, 'update', values, timestamp, changed)
-                    elif (cb[0], record.id) in tx.events:
-                        stale.append(tx.events.pop((cb[0], record.id)))
-
-    @staticmethod
-    def _webhook_row(tx, rows, cb, record, operation, values, timestamp, changed=None):
-        # The row is written again even if this transaction wrote the same values before:
-        # a savepoint rollback may have removed it since.
-        event_id = tx.events.get((cb[0], record.id)) or payload.new_event_id()
-        tx.events[(cb[0], record.id)] = event_id
-        rows.append(_outbox_row(cb, record, operation, values, event_id, timestamp, changed))
+                    operation = 'update'
+                    changed = tuple(name for name in cb[3] if name in before and before[name] != now[name])
+                    if not changed:
+                        if (cb[0], record_id) in events:
+                            stale.append(events.pop((cb[0], record_id)))
+                        continue
+                else:
+                    continue
+                key = (cb[3], operation, changed)
+                head = heads.get(key)
+                if head is None:
+                    for name in cb[3]:
+                        if name not in items:
+                            items[name] = payload.encode_item(name, now[name])
+                    head = heads[key] = payload.dumps_head(model_name, operation, record_id,
+                                                           [items[name] for name in cb[3]], changed)
+                planned.append((cb[0], record_id, operation, head))
+        # The row is written again even if this transaction wrote the same values before: a
+        # savepoint rollback may have removed it since. It keeps its event id.
+        new_ids = iter(payload.new_event_ids(sum(1 for cb_id, record_id, _o, _h in planned
+                                                 if (cb_id, record_id) not in events)))
+        tail = payload.dumps_tail(timestamp)
+        for cb_id, record_id, operation, head in planned:
+            event_id = events.get((cb_id, record_id)) or next(new_ids)
+            events[(cb_id, record_id)] = event_id
+            rows.append((cb_id, event_id, model_name, record_id, operation, head + event_id + tail))
 
     def _webhook_delete_rows(self, tx):
         """Outbox rows for deleting ``self``, with the values read before the deletion.

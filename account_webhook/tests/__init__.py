@@ -3,6 +3,7 @@
 from . import test_install
 from . import test_webhook_callback
 from . import test_capture
+from . import test_capture_queries
 from . import test_delivery
 from . import test_sender
 from . import test_housekeeping
