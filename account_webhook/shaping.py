@@ -28,6 +28,7 @@ from urllib.parse import quote
 from odoo.tools.safe_eval import safe_eval
 
 PLACEHOLDER = re.compile(r'\{([A-Za-z_][A-Za-z0-9_]*)\}')
+_MISSING_KEY = re.compile(r"KeyError'>: [\"']?([^\"'\s]+)")
 EVENT_NAMES = ('object', 'operation', 'id', 'values', 'changed', 'event_id', 'backfill', 'receiver_id', 'record')
 MAX_BODY = 1024 * 1024  # bytes of a rendered body
 MAX_TEMPLATE = 20000  # characters of a template or rule
@@ -81,6 +82,10 @@ def _evaluate(text, names, what):
     except Exception as error:  # pylint: disable=broad-except  # whatever the expression does: its error
         message = str(error).strip().splitlines()[0] if str(error).strip() else error.__class__.__name__
         unknown = any(kind in message for kind in ('KeyError', 'NameError')) or isinstance(error, (KeyError, NameError))
+        missing = _MISSING_KEY.search(message)
+        if missing:  # safe_eval's "<class 'KeyError'>: 'name' while evaluating ...": say it plainly
+            message = '%s is not in this event (a field the callback does not track, or a name the template ' \
+                      'does not know)' % missing.group(1)
         raise ShapeError('%s: %s' % (what, message[:500]), unknown=unknown) from None
 
 
