@@ -37,9 +37,13 @@ def cron_commits():
 
 @contextmanager
 def short_transaction(cr, commit, lock_timeout=LOCK_TIMEOUT, statement_timeout=STATEMENT_TIMEOUT):
-    """One batch: its own transaction (READ COMMITTED, committed at the end, rolled back on error)
-    when ``commit``, else a savepoint; with these lock and statement timeouts for its duration."""
+    """One batch: its own transaction (READ COMMITTED, committed at the end, rolled back on error;
+    what the caller's cursor did before is committed first) when ``commit``, else a savepoint;
+    with these lock and statement timeouts for its duration."""
     if commit:
+        # the batch starts a transaction of its own: what the cron read before it (a callback's model,
+        # say) ends here, so that the isolation level can be set, which must come first
+        cr.commit()  # pylint: disable=invalid-commit  # cron only (commit): one transaction a batch
         try:
             cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')  # SKIP LOCKED, no serialization errors
             cr.execute(_TIMEOUTS, (lock_timeout, statement_timeout))

@@ -633,7 +633,9 @@ with odoo.api.Environment.manage(), odoo.registry(DB).cursor() as cr:
         getattr(module, 'button_immediate_' + ARGS['button'])()
 """
 ALLOWED = 'account_webhook.allowed_targets'
-DEMO_KEYS = ['DemoKeyOnlyForTheExampleReceiver0000000%d' % i for i in (1, 2, 3)]
+# the demo callbacks: to the example receiver, and to the example invoice-item API (11.0.5.0.0)
+DEMO_KEYS = sorted(['DemoKeyOnlyForTheExampleReceiver0000000%d' % i for i in (1, 2, 3)]
+                   + ['DemoKeyOnlyForTheExampleInvoiceItemApi0%d' % i for i in (1, 2, 3)])
 
 
 def schema(db):
