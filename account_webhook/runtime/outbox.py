@@ -159,7 +159,8 @@ def delivered(cr, now, results, sent_by):
         callbacks=[job.callback_id for job, _r, _e in events], codes=[r.status_code for _j, r, _e in events],
         durations=[r.duration_ms for _j, r, _e in events], excerpts=[r.excerpt or None for _j, r, _e in events],
         sizes=[len(job.events) for job, _r, _e in events],
-        receiver_ids=[result.receiver_id for _j, result, _e in events],
+        # the id the answer gave, else the one the request used ({receiver_id}): each delivery shows it
+        receiver_ids=[result.receiver_id or event.receiver_id for _j, result, event in events],
         with_id=[event.id for _j, result, event in events if result.receiver_id]))
 
 
