@@ -125,7 +125,9 @@ class Bench(object):
         try:
             env.cr.execute("DELETE FROM webhook_delivery")
             env.cr.execute("DELETE FROM webhook_endpoint")
-            env.cr.execute("DELETE FROM ir_config_parameter WHERE key LIKE 'account\\_webhook.%%'")
+            # the settings it set; not what the addon remembers of its database (a copy is told by them)
+            env.cr.execute("DELETE FROM ir_config_parameter WHERE key LIKE 'account\\_webhook.%%' "
+                           "AND key NOT IN ('account_webhook.database_uuid', 'account_webhook.database_name')")
             env['ir.config_parameter'].set_param('account_webhook.allowed_targets', '127.0.0.1')
             for key, value in params.items():
                 env['ir.config_parameter'].set_param('account_webhook.' + key, str(value))

@@ -45,7 +45,9 @@ def env(odoo_db):
         cr.rollback()
         environment['webhook.callback'].browse(made).exists().unlink()
         others.exists().write({'active': True})
-        cr.execute("DELETE FROM ir_config_parameter WHERE key LIKE 'account\\_webhook.%%'")
+        # the settings it set; not what the addon remembers of its database (a copy is told by them)
+        cr.execute("DELETE FROM ir_config_parameter WHERE key LIKE 'account\\_webhook.%%' "
+                   "AND key NOT IN ('account_webhook.database_uuid', 'account_webhook.database_name')")
         cr.execute("DELETE FROM webhook_endpoint")
         environment['ir.config_parameter'].clear_caches()
         cr.commit()
