@@ -137,8 +137,6 @@ def render_path(template, event, receiver_id=None):
                 raise ShapeError('Path template: {receiver_id} is not known yet for %s %s: the receiver has '
                                  'not returned an id for it.' % (event.get('object'), event.get('id')))
             raise ShapeError('Path template: {%s} is empty for this event.' % name)
-        if isinstance(found, list) and len(found) == 2 and isinstance(found[0], int):
-            found = found[0]  # a many2one [id, name]: its id
         if isinstance(found, bool) or not isinstance(found, (str, int, float)):
             raise ShapeError('Path template: {%s} is not a text or a number.' % name)
         return quote(str(found), safe='')

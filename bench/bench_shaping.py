@@ -19,7 +19,6 @@ Usage: python bench/bench_shaping.py DB [--config FILE] [--events N] [--rounds R
 (--quick: 1,000 events, 1 round, and the 101st event is only seen waiting for 5 s, not for the window)
 """
 import argparse
-import asyncio
 import json
 import os
 import secrets
@@ -45,63 +44,6 @@ SHAPED = {'path_template': PATH_TEMPLATE, 'body_template': BODY_TEMPLATE, 'answe
           'answer_message_path': 'message', 'receiver_id_path': 'data.id'}
 RATE_LIMIT, RATE_WINDOW, BATCH = 100, 60, 100
 
-
-# -- the sink answering JSON: bench/sink.py's, with another answer (run as: bench_shaping.py --serve-sink) --
-
-async def _serve_endpoint(state, index, delay, reader, writer):
-    head_of_answer = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n' % len(ANSWER)
-    try:
-        while True:
-            head = await reader.readuntil(b'\r\n\r\n')
-            length, event_id = 0, b''
-            lines = head.split(b'\r\n')
-            for line in lines[1:]:
-                name, _sep, value = line.partition(b':')
-                name = name.strip().lower()
-                if name == b'content-length':
-                    length = int(value)
-                elif name == b'webhook-id':
-                    event_id = value.strip()
-            if length:
-                await reader.readexactly(length)
-            state.records.append((index, (event_id or lines[0]).decode('latin-1'), time.time()))
-            if delay:
-                await asyncio.sleep(delay)
-            writer.write(head_of_answer + ANSWER)
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-        pass
-    finally:
-        writer.close()
-
-
-async def _serve(delays):
-    state = sink._State()
-    ports = []
-    for index, delay in enumerate(delays):
-        server = await asyncio.start_server(
-            lambda r, w, i=index, d=delay: _serve_endpoint(state, i, d, r, w), '127.0.0.1', 0, backlog=1024)
-        ports.append(server.sockets[0].getsockname()[1])
-    control = await asyncio.start_server(lambda r, w: sink._serve_control(state, r, w), '127.0.0.1', 0)
-    print(json.dumps({'ports': ports, 'control': control.sockets[0].getsockname()[1]}), flush=True)
-    while True:
-        await asyncio.sleep(3600)
-
-
-class ApiSink(sink.Sink):
-    """bench/sink.py's Sink (same control calls, each with a timeout), answering ANSWER."""
-
-    def __init__(self, delays):  # pylint: disable=super-init-not-called  # another process, same protocol
-        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--serve-sink'] +
-                                        [str(d) for d in delays], stdout=subprocess.PIPE)
-        ready = json.loads(self.process.stdout.readline().decode())
-        self.urls = ['http://127.0.0.1:%d/hook' % port for port in ready['ports']]
-        self._control = 'http://127.0.0.1:%d' % ready['control']
-
-
-if __name__ == '__main__' and sys.argv[1:2] == ['--serve-sink']:
-    asyncio.run(_serve([float(arg) for arg in sys.argv[2:]] or [0.0]))
-    sys.exit(0)
 
 import odoo_compat  # noqa: E402
 
@@ -273,7 +215,7 @@ def run_once(bench, api_sink, callback_ids, events):
 
 def template_cost(bench, events, rounds):
     from odoo.addons.account_webhook import shaping
-    with ApiSink([0.0] * 10) as api_sink:
+    with sink.Sink([0.0] * 10, answer=ANSWER) as api_sink:
         plain = bench.callbacks(api_sink.urls)
         shaped = bench.callbacks(api_sink.urls, **SHAPED)
         figures = {'plain': [], 'shaped': []}

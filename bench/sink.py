@@ -12,7 +12,7 @@ arrived (time.time()). ``Sink`` starts it and reads what it recorded:
         sink.records()                    # [(endpoint index, webhook-id, arrival time), ...]
         sink.reset()
 
-Run alone: python bench/sink.py DELAY [DELAY ...] (prints its ports and a control port).
+Run alone: python bench/sink.py [--answer JSON] DELAY [DELAY ...] (prints its ports and a control port).
 """
 import asyncio
 import json
@@ -28,7 +28,8 @@ class _State(object):
         self.records = []
 
 
-async def _serve_endpoint(state, index, delay, reader, writer):
+async def _serve_endpoint(state, index, delay, answer, reader, writer):
+    reply = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n' % len(answer) + answer
     try:
         while True:
             head = await reader.readuntil(b'\r\n\r\n')
@@ -46,7 +47,7 @@ async def _serve_endpoint(state, index, delay, reader, writer):
             state.records.append((index, (event_id or lines[0]).decode('latin-1'), time.time()))
             if delay:
                 await asyncio.sleep(delay)
-            writer.write(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}')
+            writer.write(reply)
             await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
         pass
@@ -70,12 +71,12 @@ async def _serve_control(state, reader, writer):
         writer.close()
 
 
-async def _main(delays):
+async def _main(delays, answer):
     state = _State()
     ports = []
     for index, delay in enumerate(delays):
         server = await asyncio.start_server(
-            lambda r, w, i=index, d=delay: _serve_endpoint(state, i, d, r, w), '127.0.0.1', 0, backlog=1024)
+            lambda r, w, i=index, d=delay: _serve_endpoint(state, i, d, answer, r, w), '127.0.0.1', 0, backlog=1024)
         ports.append(server.sockets[0].getsockname()[1])
     control = await asyncio.start_server(lambda r, w: _serve_control(state, r, w), '127.0.0.1', 0)
     print(json.dumps({'ports': ports, 'control': control.sockets[0].getsockname()[1]}), flush=True)
@@ -84,11 +85,12 @@ async def _main(delays):
 
 
 class Sink(object):
-    """The sink in a subprocess; every call to it has a timeout; ``close()`` always ends it."""
+    """The sink in a subprocess; every call to it has a timeout; ``close()`` always ends it. Each
+    endpoint answers 200 with ``answer`` (a JSON body, bytes)."""
 
-    def __init__(self, delays):
-        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__)] + [str(d) for d in delays],
-                                        stdout=subprocess.PIPE)
+    def __init__(self, delays, answer=b'{}'):
+        self.process = subprocess.Popen([sys.executable, os.path.abspath(__file__), '--answer', answer.decode()]
+                                        + [str(d) for d in delays], stdout=subprocess.PIPE)
         ready = json.loads(self.process.stdout.readline().decode())
         self.urls = ['http://127.0.0.1:%d/hook' % port for port in ready['ports']]
         self._control = 'http://127.0.0.1:%d' % ready['control']
@@ -126,4 +128,8 @@ class Sink(object):
 
 
 if __name__ == '__main__':
-    asyncio.run(_main([float(arg) for arg in sys.argv[1:]] or [0.0]))
+    ARGS = sys.argv[1:]
+    ANSWER = b'{}'
+    if ARGS[:1] == ['--answer']:
+        ANSWER, ARGS = ARGS[1].encode(), ARGS[2:]
+    asyncio.run(_main([float(arg) for arg in ARGS] or [0.0], ANSWER))

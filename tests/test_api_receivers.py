@@ -6,31 +6,17 @@ committed data removed afterwards. An invoice's create, update and delete in ord
 API gave, a refusal answered 200 that fails and alerts, the receiver's id over XML-RPC, and a
 thousand events in batches to a throttled API."""
 import collections
-import importlib.util
-import os
 import time
 import uuid
 import xmlrpc.client
 
 import pytest
 
-
-from .conftest import ROOT
 from .test_dispatch import RunningEngine, env, make_callback  # noqa: F401 (fixtures)
+from .test_example_api import example
 
 API_KEY = 'api-receivers-test-key'
 SUCCESSFUL = 'status == "successful"'
-
-
-def _load_example():
-    path = os.path.join(ROOT, 'examples', 'invoice_item_api.py')
-    spec = importlib.util.spec_from_file_location('account_webhook_example_invoice_item_api', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-example = _load_example()
 
 
 @pytest.fixture

@@ -71,10 +71,6 @@ class Job(object):
             return self.events[0].event_id
         return 'batch_' + hashlib.sha256(' '.join(e.event_id for e in self.events).encode()).hexdigest()[:32]
 
-    @property
-    def body(self):
-        return self.events[0].payload.encode('utf-8')
-
     def request(self):
         """``(method, url, body bytes)``; raises shaping.ShapeError when a template cannot do it."""
         shape = self.shape
