@@ -62,6 +62,7 @@ def uninstall_hook(cr, registry):
     # (tracking values with their URLs, alerts still in the mail queue) go with the callbacks
     cr.execute("DELETE FROM mail_message WHERE model IN ('webhook.callback', 'webhook.replay')")
     _logger.info('account_webhook uninstall: %s chatter messages removed', cr.rowcount)
+    cr.execute('DROP TABLE IF EXISTS webhook_event')  # the captured events' table is no model's
     cr.execute("""SELECT p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
                    WHERE n.nspname = current_schema() AND p.proname LIKE %s""", (FUNCTION_PATTERN,))
     for (signature,) in cr.fetchall():

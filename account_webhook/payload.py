@@ -19,6 +19,7 @@ both use it, so what the form shows is exactly what is sent:
 """
 import binascii
 import datetime
+import hashlib
 import json
 import os
 import re
@@ -50,16 +51,21 @@ def new_event_id():
 _VARIANT = dict((digit, '89ab'[int(digit, 16) & 3]) for digit in '0123456789abcdef')
 
 
-def new_event_ids(count):
-    """``count`` event ids as ``new_event_id`` makes them (random version 4 UUIDs: 122 random bits,
-    the version and variant bits set as ``uuid.uuid4`` sets them), from one read of ``os.urandom``:
-    the capture of a batch makes thousands at once."""
+def new_keys(count):
+    """``count`` random keys (32 hex digits each) from one read of ``os.urandom``: the capture gives
+    each record changed in a transaction one, and each of its events' ids comes from it
+    (``event_id_of``)."""
     digits = binascii.hexlify(os.urandom(16 * count)).decode('ascii')
-    ids = []
-    for start in range(0, 32 * count, 32):
-        h = digits[start:start + 32]
-        ids.append('%s-%s-4%s-%s%s-%s' % (h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:]))
-    return ids
+    return [digits[start:start + 32] for start in range(0, 32 * count, 32)]
+
+
+def event_id_of(key, callback_id):
+    """The event id of a callback's event for the record change of ``key`` (``new_keys``): a version 4
+    UUID, as random as the key (its 122 bits are the key's SHA-256 with the callback's id), and the
+    same every time, so that fanning an event out again (a second change in the same transaction)
+    updates the delivery it made instead of adding one."""
+    h = hashlib.sha256(('%s:%d' % (key, callback_id)).encode('ascii')).hexdigest()
+    return '%s-%s-4%s-%s%s-%s' % (h[:8], h[8:12], h[13:16], _VARIANT[h[16]], h[17:20], h[20:32])
 
 
 def utc_timestamp(moment=None):
@@ -170,8 +176,8 @@ def dumps_head(model, operation, res_id, items, changed=None, backfill=False):
     """The body ``dumps`` writes, up to its event id, from the values already encoded (``items``:
     ``encode_item`` texts, in the order of the fields): ``dumps_head(...) + event_id +
     dumps_tail(timestamp)`` is ``dumps(..., event_id, timestamp, ...)`` byte for byte for an event
-    id that JSON writes as is (``new_event_id``'s, ``new_event_ids``'). The capture builds each
-    distinct head once per record, whatever the number of callbacks that send it."""
+    id that JSON writes as is (``new_event_id``'s, ``event_id_of``'s). The fan-out of a captured
+    event builds each distinct head once, whatever the number of callbacks that send it."""
     parts = ['{"object": ', encode(model), ', "operation": ', encode(operation), ', "id": ', encode(res_id),
              ', "values": {', ', '.join(items), '}']
     if changed is not None:

@@ -153,6 +153,7 @@ class WebhookCallback(models.Model):
         if self.ids:
             deliveries = self.env['webhook.delivery']
             deliveries.check_access_rights('read')
+            deliveries._expand_events()
             query = deliveries._where_calc([('callback_id', 'in', self.ids)])
             deliveries._apply_ir_rules(query, 'read')
             from_clause, where_clause, params = query.get_sql()

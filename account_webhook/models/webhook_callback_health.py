@@ -84,6 +84,7 @@ class WebhookCallback(models.Model):
         ids = [callback_id for callback_id in self.ids if isinstance(callback_id, int)]
         if ids:
             cr = self.env.cr
+            self.env['webhook.delivery'].sudo()._expand_events()
             cr.execute("""SELECT d.callback_id, count(*), count(*) FILTER (WHERE d.state = 'done')
                             FROM webhook_delivery d
                            WHERE d.callback_id = ANY(%s)

@@ -7,7 +7,8 @@ from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
 from .. import runtime, sender
-from ..runtime import outbox, recording
+from . import webhook_mixin as capture
+from ..runtime import events, outbox, recording
 from ..runtime.state import read_state
 from ..runtime.engine import NOTIFY_CHANNEL, Engine
 
@@ -15,9 +16,10 @@ _logger = logging.getLogger(__name__)
 
 
 class WebhookDelivery(models.Model):
-    """The outbox: one row per (event, callback), written in the transaction of the change.
+    """The outbox: one row per (event, callback), fanned out from the events the capture wrote in
+    the transaction of the change (``runtime.events``).
 
-    A rollback drops the row with the change; nothing is sent from inside a transaction.
+    A rollback drops the events with the change; nothing is sent from inside a transaction.
     """
     _name = 'webhook.delivery'
     _inherit = ['webhook.record']
@@ -92,30 +94,34 @@ class WebhookDelivery(models.Model):
 
     @api.model
     def _enqueue(self, rows, stale=()):
-        """Write outbox rows ``(callback id, event id, model, record id, operation, payload)`` in one
-        statement; a row whose event id exists already (this transaction wrote it) gets the new
+        """Queue outbox rows ``(callback id, event id, model, record id, operation, payload)``, due
+        now, in one statement (``outbox.insert``); a row whose event id exists already gets the new
         payload. ``stale``: event ids whose pending rows are dropped."""
-        if stale:
-            self.env.cr.execute("DELETE FROM webhook_delivery WHERE event_id IN %s AND state = 'pending'",
-                                (tuple(stale),))
+        outbox.withdraw(self.env.cr, stale)
         now = datetime.datetime.utcnow()
-        self._insert_rows('webhook_delivery', (
-            'callback_id', 'event_id', 'res_model', 'res_id', 'operation', 'payload', 'state', 'attempt_count',
-            'next_attempt_at'), [tuple(row) + ('pending', 0, now) for row in rows], now,
-            ' ON CONFLICT (event_id) DO UPDATE SET payload = EXCLUDED.payload, write_date = EXCLUDED.write_date')
+        outbox.insert(self.env.cr, [tuple(row) + (self.env.uid, now) for row in rows])
+
+    # -- the captured events: fanned out before the outbox is read ------------------------------
 
     @api.model
-    def _insert_rows(self, table, columns, rows, now, suffix=''):
-        """One multi-row INSERT, with Odoo's log-access columns (the ORM would do one per row)."""
-        if not rows:
-            return
-        cr = self.env.cr
-        uid = self.env.uid
-        template = '(%s)' % ', '.join(['%s'] * (len(columns) + 4))
-        values = ','.join(cr.mogrify(template, tuple(row) + (uid, now, uid, now)).decode('utf-8') for row in rows)
-        # pylint: disable-next=sql-injection  # table, columns, suffix: callers' constants; values by cr.mogrify
-        cr.execute('INSERT INTO "%s" (%s, create_uid, create_date, write_uid, write_date) VALUES %s%s' % (
-            table, ', '.join(columns), values, suffix))
+    def _expand_events(self):
+        """Fan out the captured events (``runtime.events``) that this transaction sees, its own
+        changes' first, so that what it reads of the outbox includes them."""
+        if capture.staged_here(self.env.cr) or events.staged(self.env.cr):
+            events.expand(self.env.cr, wait=True, limit=events.READ_BATCH)
+            capture.expanded(self.env.cr)
+
+    @api.model
+    def _search(self, args, offset=0, limit=None, order=None, count=False, access_rights_uid=None):
+        self._expand_events()
+        return super(WebhookDelivery, self)._search(args, offset=offset, limit=limit, order=order, count=count,
+                                                    access_rights_uid=access_rights_uid)
+
+    @api.model
+    def read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True):
+        self._expand_events()
+        return super(WebhookDelivery, self).read_group(domain, fields, groupby, offset=offset, limit=limit,
+                                                       orderby=orderby, lazy=lazy)
 
     # -- actions -------------------------------------------------------------------------------
 
@@ -183,6 +189,8 @@ class WebhookDelivery(models.Model):
             CREATE INDEX IF NOT EXISTS webhook_delivery_created_index ON webhook_delivery
                    (create_date) INCLUDE (state, callback_id);
         """)
+        # The captured events, fanned out into deliveries by the dispatchers (runtime.events).
+        self.env.cr.execute(events.TABLE)
         # Wake the dispatchers when deliveries become due (PostgreSQL delivers it on commit only).
         # One notification per statement, however many rows it wrote.
         self.env.cr.execute("""
@@ -202,4 +210,12 @@ class WebhookDelivery(models.Model):
             CREATE TRIGGER account_webhook_notify_update AFTER UPDATE ON webhook_delivery
                 REFERENCING NEW TABLE AS account_webhook_changed
                 FOR EACH STATEMENT EXECUTE PROCEDURE account_webhook_notify();
-        """, (NOTIFY_CHANNEL,))
+            CREATE OR REPLACE FUNCTION account_webhook_notify_event() RETURNS trigger AS $$
+            BEGIN
+                PERFORM pg_notify(%s, current_database());
+                RETURN NULL;
+            END $$ LANGUAGE plpgsql;
+            DROP TRIGGER IF EXISTS account_webhook_notify_event ON webhook_event;
+            CREATE TRIGGER account_webhook_notify_event AFTER INSERT ON webhook_event
+                FOR EACH STATEMENT EXECUTE PROCEDURE account_webhook_notify_event();
+        """, (NOTIFY_CHANNEL, NOTIFY_CHANNEL))

@@ -1,6 +1,6 @@
 # Copyright 2026 account_webhook developers
 # License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
-"""Change capture: create / write / unlink of callback-capable models write outbox rows.
+"""Change capture: create / write / unlink of callback-capable models stage events for the outbox.
 
 A model becomes callback-capable by inheriting ``webhook.mixin``; a model whose
 records belong to another one (invoice lines to their invoice) inherits it with
@@ -18,14 +18,15 @@ commit or rollback):
 - ``_write`` is captured too: recomputations (a payment changing ``residual``) write
   stored computed fields there without ``write()``; snapshots read stored columns
   from the database, since the cache may already hold recomputed values;
-- a flush writes one outbox row per (callback, record) with a single set-based
-  ``INSERT ... SELECT FROM unnest(...) ON CONFLICT (event_id) DO UPDATE``: a second flush in
-  the same transaction updates the row it wrote instead of adding one, so a transaction
-  yields one event per callback and record, with its final values;
+- a flush stages one event per changed record, for all the callbacks it goes to, with a
+  single set-based ``INSERT ... SELECT FROM unnest(...)`` into ``webhook_event``
+  (``runtime.events``); the deliveries, one per callback, are fanned out from it after the
+  transaction (by the dispatchers) or when the transaction reads the outbox. A second flush in
+  the same transaction replaces the record's event (its deliveries keep their event ids), so a
+  transaction yields one event per callback and record, with its final values;
 - the work of a flush does not multiply with the callbacks: each record's tracked values
-  are read once for all callbacks of its model (one query), each value is encoded to JSON
-  once per record, and each distinct body (its fields, operation and changed fields) is
-  built once per record; a callback's row is that body with its own event id;
+  are read once for all callbacks of its model (one query) and encoded to JSON once; which
+  callbacks get the event (their filters, companies and changed fields) is decided here;
 - net effect: create then update is one ``create``; create then delete is nothing;
   update then delete is one ``delete``; a value changed and changed back is nothing.
 
@@ -34,7 +35,7 @@ search per distinct filter (callbacks with the same filter share it), none for c
 one. Create and update events need the record to match after the change, delete events before the
 deletion.
 
-Nothing is sent from here: the rows commit or roll back with the change.
+Nothing is sent from here: the events commit or roll back with the change.
 
 Switching capture off is for server-side code and administrators only: the context key
 ``account_webhook_no_trigger`` counts only when its value is ``NO_TRIGGER``, an object that no
@@ -50,6 +51,7 @@ from odoo import api, models
 
 from .. import params, payload
 from ..flags import ServerFlag
+from ..runtime import events, outbox
 
 DISABLED_PARAM = 'account_webhook.capture_disabled'
 NO_TRIGGER = ServerFlag('account_webhook_no_trigger')  # raised: changes write no outbox rows
@@ -65,9 +67,23 @@ class _Transaction(object):
         self.before = {}         # (model, id) -> {field: value} as before the transaction
         self.created = set()     # (model, id) created in this transaction
         self.dirty = {}          # model -> set of ids to look at on flush
-        self.deletes = []        # outbox rows of records deleted in this transaction
-        self.superseded = []     # event ids of rows that a later deletion made pointless
-        self.events = {}         # (callback id, record id) -> event id of the row written for it
+        self.deletes = []        # events of records deleted in this transaction
+        self.keys = {}           # (model, id) -> the key of its events' ids (payload.event_id_of)
+        self.included = {}       # (model, id) -> ids of the callbacks its last staged event went to
+        self.staged = {}         # (model, id) -> its event row, while not expanded yet
+        self.replaced = []       # event rows to delete: a later flush or deletion replaced them
+        self.withdrawn = []      # event ids whose pending deliveries a later flush or deletion took back
+        self.expanded = False    # whether this transaction expanded events (its deliveries exist)
+
+    def take_back(self, record_key, keep=()):
+        """A record's staged event is replaced, and its deliveries of callbacks not in ``keep``
+        withdrawn, if this transaction expanded them."""
+        if record_key in self.staged:
+            self.replaced.append(self.staged.pop(record_key))
+        if self.expanded:
+            self.withdrawn += [payload.event_id_of(self.keys[record_key], callback_id)
+                               for callback_id in self.included.get(record_key, ()) if callback_id not in keep]
+        self.included.pop(record_key, None)
 
 
 def _transaction(cr):
@@ -82,32 +98,18 @@ def _transaction(cr):
     return tx
 
 
-def _insert_outbox(cr, uid, rows):
-    """Write outbox rows ``(callback id, event id, model, record id, operation, payload)`` as
-    ``webhook.delivery._enqueue`` does (pending, due now, the log-access columns; a row whose event id
-    exists already gets the new payload), in one set-based statement: the rows travel as one array
-    per column, so neither the statement nor its parsing grows with one ``VALUES`` tuple per row.
-    The rows are inserted in their order (ids follow it)."""
-    if not rows:
-        return
-    now = datetime.datetime.utcnow()
-    callback_ids, event_ids, res_models, res_ids, operations, bodies = (list(column) for column in zip(*rows))
-    cr.execute("""
-        INSERT INTO webhook_delivery (callback_id, event_id, res_model, res_id, operation, payload, state,
-                                      attempt_count, next_attempt_at, create_uid, create_date, write_uid, write_date)
-        SELECT t.callback_id, t.event_id, t.res_model, t.res_id, t.operation, t.payload, 'pending',
-               0, %s, %s, %s, %s, %s
-          FROM unnest(%s::int4[], %s::varchar[], %s::varchar[], %s::int4[], %s::varchar[], %s::text[])
-               WITH ORDINALITY AS t(callback_id, event_id, res_model, res_id, operation, payload, n)
-         ORDER BY t.n
-            ON CONFLICT (event_id) DO UPDATE SET payload = EXCLUDED.payload, write_date = EXCLUDED.write_date
-    """, (now, uid, now, uid, now, callback_ids, event_ids, res_models, res_ids, operations, bodies))
+def staged_here(cr):
+    """Whether this transaction staged events that are not expanded yet."""
+    tx = cr.__dict__.get('_webhook_tx')
+    return bool(tx and tx.staged)
 
 
-def _outbox_row(callback, record, operation, values, event_id, timestamp, changed=None):
-    """The columns of one webhook_delivery row, as webhook.delivery._enqueue inserts them."""
-    return (callback[0], event_id, record._name, record.id, operation,
-            payload.dumps(record._name, operation, record.id, values, event_id, timestamp, changed))
+def expanded(cr):
+    """This transaction's staged events are expanded (``runtime.events.expand``)."""
+    tx = cr.__dict__.get('_webhook_tx')
+    if tx is not None:
+        tx.staged = {}
+        tx.expanded = True
 
 
 class WebhookMixin(models.AbstractModel):
@@ -216,104 +218,85 @@ class WebhookMixin(models.AbstractModel):
         return result
 
     def _webhook_flush(self, tx):
-        rows, stale = [], tx.superseded
-        tx.superseded = []
+        staged = []
         for model_name, ids in sorted(tx.dirty.items()):
             records = self.env[model_name].sudo().browse(sorted(ids)).exists()
-            self._webhook_changes(tx, records, rows, stale)
+            self._webhook_changes(tx, records, staged)
         tx.dirty = {}
-        rows += tx.deletes
+        staged += tx.deletes
         tx.deletes = []
-        if stale:
-            self.env.cr.execute("DELETE FROM webhook_delivery WHERE event_id IN %s AND state = 'pending'",
-                                (tuple(stale),))
-        _insert_outbox(self.env.cr, self.env.uid, rows)
+        replaced, tx.replaced = tx.replaced, []
+        withdrawn, tx.withdrawn = tx.withdrawn, []
+        outbox.withdraw(self.env.cr, withdrawn)
+        for event in staged:
+            tx.included[(event[0], event[1])] = event[4]
+        tx.staged.update(events.stage(self.env.cr, self.env.uid, datetime.datetime.utcnow(), staged, replaced))
 
-    def _webhook_changes(self, tx, records, rows, stale):
-        """Append the outbox rows of the changes of ``records`` (one model) to ``rows``, in record
-        order, then callback order. Nothing here is done once per callback and record but taking
-        the body built for the record and adding the event id: values are read and encoded once
-        per record, each distinct body (fields, operation, changed fields) built once per record."""
+    def _webhook_event(self, tx, record_id, operation, callback_ids, plan, values, changed, timestamp):
+        """The event of one record for ``runtime.events.stage``, with the key its ids come from."""
+        record_key = (self._name, record_id)
+        key = tx.keys.get(record_key)
+        if key is None:
+            key = tx.keys[record_key] = payload.new_keys(1)[0]
+        return (self._name, record_id, operation, key, callback_ids, plan, payload.encode(values),
+                None if changed is None else payload.encode(sorted(changed)), timestamp)
+
+    def _webhook_changes(self, tx, records, staged):
+        """Append the events of the changes of ``records`` (one model) to ``staged``, one per record
+        (in record order) for all the callbacks it goes to: values are read once, and encoded once
+        per record; the deliveries, one per callback, come from it (``runtime.events``)."""
         callbacks = records._webhook_callbacks()
         if not callbacks:
             return
         model_name = records._name
         fields = sorted({name for cb in callbacks for name in cb[3]})
         timestamp = payload.utc_timestamp()
+        plan = events.plan(callbacks)
         current = records._webhook_values(fields)
         companies = records._webhook_companies()
         created_ids = {record_id for name, record_id in tx.created if name == model_name}
         actions = {'create' if record_id in created_ids else 'update' for record_id in records.ids}
         matching = records._webhook_matching(callbacks, actions)
-        visible = {}  # company id -> the callbacks that see its records
-        events = tx.events
-        planned = []  # (callback id, record id, operation, body up to the event id), in row order
+        visible = {}  # (company id, operation) -> the callbacks of the operation that see its records
         for record_id in records.ids:
             company_id = companies.get(record_id)
-            if company_id not in visible:
-                visible[company_id] = [cb for cb in callbacks if self._webhook_sees(cb, company_id)]
-            created = record_id in created_ids
+            operation = 'create' if record_id in created_ids else 'update'
+            if (company_id, operation) not in visible:
+                visible[(company_id, operation)] = [cb for cb in callbacks if cb[1] == operation
+                                                    and self._webhook_sees(cb, company_id)]
             now = current[record_id]
-            before = {} if created else tx.before.get((model_name, record_id), {})
-            items = {}  # field name -> its encoded value, once per record
-            heads = {}  # (fields, operation, changed fields) -> body up to the event id, once per record
-            for cb in visible[company_id]:
-                if cb[0] in matching and record_id not in matching[cb[0]]:
-                    if (cb[0], record_id) in events:  # it left the filter since this transaction wrote it
-                        stale.append(events.pop((cb[0], record_id)))
-                    continue
-                if cb[1] == 'create' and created:
-                    operation, changed = 'create', None
-                elif cb[1] == 'update' and not created:
-                    operation = 'update'
-                    changed = tuple(name for name in cb[3] if name in before and before[name] != now[name])
-                    if not changed:
-                        if (cb[0], record_id) in events:
-                            stale.append(events.pop((cb[0], record_id)))
-                        continue
-                else:
-                    continue
-                key = (cb[3], operation, changed)
-                head = heads.get(key)
-                if head is None:
-                    for name in cb[3]:
-                        if name not in items:
-                            items[name] = payload.encode_item(name, now[name])
-                    head = heads[key] = payload.dumps_head(model_name, operation, record_id,
-                                                           [items[name] for name in cb[3]], changed)
-                planned.append((cb[0], record_id, operation, head))
-        # The row is written again even if this transaction wrote the same values before: a
-        # savepoint rollback may have removed it since. It keeps its event id.
-        new_ids = iter(payload.new_event_ids(sum(1 for cb_id, record_id, _o, _h in planned
-                                                 if (cb_id, record_id) not in events)))
-        tail = payload.dumps_tail(timestamp)
-        for cb_id, record_id, operation, head in planned:
-            event_id = events.get((cb_id, record_id)) or next(new_ids)
-            events[(cb_id, record_id)] = event_id
-            rows.append((cb_id, event_id, model_name, record_id, operation, head + event_id + tail))
+            changed = None
+            if operation == 'update':
+                before = tx.before.get((model_name, record_id), {})
+                changed = {name for name in fields if name in before and before[name] != now[name]}
+            callback_ids = tuple(
+                cb[0] for cb in visible[(company_id, operation)]
+                if (cb[0] not in matching or record_id in matching[cb[0]])
+                and (changed is None or any(name in changed for name in cb[3])))
+            # what this transaction wrote for the record before is replaced (it keeps its event ids)
+            tx.take_back((model_name, record_id), keep=callback_ids)
+            if callback_ids:
+                staged.append(records._webhook_event(tx, record_id, operation, callback_ids, plan, now,
+                                                     changed, timestamp))
 
-    def _webhook_delete_rows(self, tx):
-        """Outbox rows for deleting ``self``, with the values read before the deletion.
-
-        Also the keys of ``tx.events`` that the deletion supersedes: what this transaction
-        already wrote for these records is dropped once the deletion succeeded.
-        """
-        callbacks = self._webhook_callbacks()
-        rows, superseded = [], []
+    def _webhook_delete_events(self, tx):
+        """The events of deleting ``self``, with the values read before the deletion."""
+        callbacks = [cb for cb in self._webhook_callbacks() if cb[1] == 'delete']
+        staged = []
         timestamp = payload.utc_timestamp()
-        deleted = self.sudo()._webhook_values(sorted({name for cb in callbacks if cb[1] == 'delete' for name in cb[3]}))
+        plan = events.plan(callbacks)
+        deleted = self.sudo()._webhook_values(sorted({name for cb in callbacks for name in cb[3]}))
         companies = self._webhook_companies()
-        matching = self._webhook_matching(callbacks, ('delete',))
-        for record in self.sudo():
-            superseded += [(cb[0], record.id) for cb in callbacks if (cb[0], record.id) in tx.events]
-            if (self._name, record.id) in tx.created:
+        matching = self._webhook_matching(callbacks)
+        for record_id in self.ids:
+            if (self._name, record_id) in tx.created:
                 continue  # created and deleted in one transaction: nothing happened outside
-            for cb in callbacks:
-                if cb[1] == 'delete' and self._webhook_sees(cb, companies.get(record.id)) \
-                        and (cb[0] not in matching or record.id in matching[cb[0]]):
-                    values = payload.OrderedDict((name, deleted[record.id][name]) for name in cb[3])
-                    rows.append(_outbox_row(cb, record, 'delete', values, payload.new_event_id(), timestamp))
-        return rows, superseded
+            callback_ids = tuple(cb[0] for cb in callbacks if self._webhook_sees(cb, companies.get(record_id))
+                                 and (cb[0] not in matching or record_id in matching[cb[0]]))
+            if callback_ids:
+                staged.append(self._webhook_event(tx, record_id, 'delete', callback_ids, plan, deleted[record_id],
+                                                  None, timestamp))
+        return staged
 
     # -- ORM overrides ----------------------------------------------------------------------
 
@@ -380,8 +363,9 @@ class WebhookMixin(models.AbstractModel):
         with self._webhook_operation() as tx:
             if parents is not None:
                 parents._webhook_touch(tx)
-            rows, superseded = self._webhook_delete_rows(tx)
+            deletes = self._webhook_delete_events(tx)
             result = super(WebhookMixin, self).unlink()
-            tx.deletes.extend(rows)
-            tx.superseded.extend(tx.events.pop(key) for key in superseded)
+            for record_id in self.ids:  # what this transaction wrote for them is dropped
+                tx.take_back((self._name, record_id))
+            tx.deletes.extend(deletes)
         return result

@@ -6,7 +6,7 @@ within the per-endpoint, per-callback and rate limits, the circuit breakers and 
 import logging
 from collections import OrderedDict
 
-from . import outbox, scheduling
+from . import events, outbox, scheduling
 from .state import NOW, report_once, run
 
 _logger = logging.getLogger(__name__)
@@ -37,6 +37,7 @@ _CANDIDATES = """
 
 def claim(cr, state, capacity, in_flight=()):
     """Lease up to ``capacity`` due deliveries to the caller, fairly across endpoints; returns Jobs.
+    The captured events committed since are fanned out into deliveries first (``events.expand``).
 
     ``state``: ``read_state()`` of this transaction. ``in_flight``: the caller's Jobs still being
     sent (they count against the per-endpoint and per-callback limits). First attempts go before
@@ -45,6 +46,7 @@ def claim(cr, state, capacity, in_flight=()):
     LOCKED); candidates not chosen are only locked until the caller commits. A held database (a
     copy, see State) gets nothing.
     """
+    events.expand(cr)  # the changes committed since: their deliveries (the commit wakes the dispatchers again)
     if state.held:
         report_once('Database %s is a copy of another (its database.uuid is %s, its callbacks were set up in %s '
                      'with %s): deliveries are held until an administrator decides in Settings > Other Settings > '

@@ -6,8 +6,9 @@ administrator (``requeue``: Resend, Replay), and its callback deactivated (``dea
 
 A delivery goes ``pending`` -> ``sending`` (leased until ``lease_until``) -> ``done``, or back to
 ``pending`` with ``next_attempt_at`` for a retry, or ``failed``; ``requeue`` takes a ``done`` or
-``failed`` one back to ``pending``. Capture writes the rows (``webhook.delivery._enqueue``); the
-ORM never writes these columns (webhook.record refuses it).
+``failed`` one back to ``pending``. New rows come from ``insert`` (the fan-out of the captured events,
+``events.expand``; ``webhook.delivery._enqueue``), and ``withdraw`` drops pending ones a
+transaction took back; the ORM never writes these columns (webhook.record refuses it).
 """
 import hashlib
 import json
@@ -106,6 +107,34 @@ def merge(jobs, chunks):
             parts[0].events.extend(other.events)
         merged.append(parts[0])
     return sorted(merged, key=lambda job: job.id)
+
+
+def insert(cr, rows):
+    """Queue deliveries ``(callback id, event id, model, record id, operation, payload, uid, time)``,
+    pending and due from ``time`` (their event's), in one set-based statement: the rows travel as one
+    array per column and are inserted in their order (ids follow it). A row whose event id exists
+    already (the same event written again in its transaction) gets the new payload."""
+    if not rows:
+        return
+    columns = [list(column) for column in zip(*rows)]
+    cr.execute("""
+        INSERT INTO webhook_delivery (callback_id, event_id, res_model, res_id, operation, payload, state,
+                                      attempt_count, next_attempt_at, create_uid, create_date, write_uid, write_date)
+        SELECT t.callback_id, t.event_id, t.res_model, t.res_id, t.operation, t.payload, 'pending',
+               0, t.at, t.uid, t.at, t.uid, t.at
+          FROM unnest(%s::int4[], %s::varchar[], %s::varchar[], %s::int4[], %s::varchar[], %s::text[], %s::int4[],
+                      %s::timestamp[]) WITH ORDINALITY AS t(callback_id, event_id, res_model, res_id, operation,
+                                                              payload, uid, at, n)
+         ORDER BY t.n
+            ON CONFLICT (event_id) DO UPDATE SET payload = EXCLUDED.payload, write_date = EXCLUDED.write_date
+    """, columns)
+
+
+def withdraw(cr, event_ids):
+    """Delete the deliveries of these events that are still pending (their transaction took the
+    change back)."""
+    if event_ids:
+        cr.execute("DELETE FROM webhook_delivery WHERE event_id = ANY(%s) AND state = 'pending'", (list(event_ids),))
 
 
 def jobs(cr, ids):

@@ -106,9 +106,10 @@ class TestCaptureQueries(WebhookCase):
         with mock.patch.object(payload, 'dumps_head', recording), \
                 mock.patch.object(payload, 'dumps', side_effect=AssertionError('a body built per callback')):
             self.partners.write({'phone': '+370 600 12345'})
+            self.assertEqual(built, [])  # the write staged one event per contact; the fan-out builds them
+            rows = self.Delivery.search([('res_id', 'in', self.partners.ids), ('res_model', '=', 'res.partner')])
         # 10 callbacks, one body per contact, 10 rows per contact with their own event ids
         self.assertEqual(sorted(built), sorted(self.partners.ids))
-        rows = self.Delivery.search([('res_id', 'in', self.partners.ids), ('res_model', '=', 'res.partner')])
         self.assertEqual(len(rows), 10 * len(self.partners))
         self.assertEqual(len(set(rows.mapped('event_id'))), len(rows))
 
@@ -147,10 +148,13 @@ class TestCaptureQueries(WebhookCase):
         self.assertIsNone(payload.column_converter(Partner._fields['date']))  # through the ORM
         self.assertIsNone(payload.column_converter(self.env['account.invoice']._fields['amount_total']))
 
-    def test_event_ids_made_in_batches_are_random_uuid4(self):
-        ids = payload.new_event_ids(5000)
-        self.assertEqual(len(set(ids)), 5000)
+    def test_event_ids_are_random_uuid4_the_same_for_a_key_and_callback(self):
+        keys = payload.new_keys(1000)
+        self.assertEqual(len(set(keys)), 1000)
+        ids = [payload.event_id_of(key, callback_id) for key in keys for callback_id in (1, 2, 1000000)]
+        self.assertEqual(len(set(ids)), 3000)
         for event_id in ids:
             self.assertRegex(event_id, UUID)
         self.assertEqual({event_id[19] for event_id in ids}, set('89ab'))
-        self.assertEqual(payload.new_event_ids(0), [])
+        self.assertEqual(payload.event_id_of(keys[0], 7), payload.event_id_of(keys[0], 7))
+        self.assertEqual(payload.new_keys(0), [])

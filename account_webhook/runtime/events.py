@@ -1,0 +1,135 @@
+# Copyright 2026 account_webhook developers
+# License LGPL-3.0 or later (https://www.gnu.org/licenses/lgpl).
+"""Staged events: what the capture writes in the transaction of a change, one row per record, and
+their fan-out into the outbox, one delivery per callback (as Svix keeps a message apart from its
+attempts).
+
+A change of 1,000 records that 10 callbacks follow is 1,000 ``webhook_event`` rows, written by
+one ``INSERT`` (``stage``) into a table with one index and no foreign key: the accountant's save
+does not grow with the callbacks. A row holds what every delivery of the change needs: the
+record, the operation, the callbacks that get it (their filters, companies and changed fields
+were decided in the transaction), each callback's fields (``plan``, the same text for every row
+of a flush), the tracked values as one JSON object, the names of the fields that changed, the
+timestamp and the key that the events' ids come from (``payload.event_id_of``).
+
+``expand`` fans rows out into ``webhook_delivery`` rows, byte for byte the bodies the capture
+wrote before events were staged, and deletes them, in one transaction:
+
+- the dispatchers, before each claim, on their own connection (committed rows; one dispatcher
+  at a time: the others skip it rather than wait);
+- a transaction that reads the outbox through the ORM (the deliveries' searches and counts, see
+  ``webhook.delivery``), so that it sees the deliveries of the changes it made: it waits for a
+  dispatcher that is expanding.
+
+Both take the same advisory lock and expand in the rows' order, so the deliveries of one record
+follow the order of its changes. A rollback drops the rows with the change: nothing is sent.
+"""
+import json
+from collections import OrderedDict
+
+from .. import payload
+from . import outbox
+from .state import run
+
+LOCK = (0x7765626b, 0)  # (callback ids are positive: the rate limits' locks never take this one)
+EXPAND_BATCH = 5000  # rows a dispatcher expands per cycle
+READ_BATCH = 20000  # rows a transaction reading the outbox expands at most
+
+TABLE = """
+    CREATE TABLE IF NOT EXISTS webhook_event (
+        id bigserial PRIMARY KEY,
+        res_model varchar NOT NULL,
+        res_id integer NOT NULL,
+        operation varchar NOT NULL,
+        key varchar NOT NULL,
+        callback_ids integer[] NOT NULL,
+        plan text NOT NULL,
+        "values" text NOT NULL,
+        changed text,
+        timestamp varchar NOT NULL,
+        create_uid integer,
+        create_date timestamp NOT NULL
+    )"""
+_COLUMNS = 'id, res_model, res_id, operation, key, callback_ids, plan, "values", changed, timestamp, create_uid, ' \
+           'create_date'
+
+
+def plan(callbacks):
+    """The ``plan`` of a flush: each callback's fields (``(id, action, company, fields, filter)``
+    tuples of ``webhook.callback._active_callbacks``), as JSON."""
+    return json.dumps(OrderedDict((str(cb[0]), list(cb[3])) for cb in callbacks))
+
+
+def stage(cr, uid, now, events, replaced=()):
+    """Write events ``(model, record id, operation, key, callback ids, plan, values JSON, changed
+    JSON or None, timestamp)`` in one statement, after deleting the rows ``replaced`` (ids of rows
+    this transaction staged for the same records). Returns ``{(model, record id): row id}``."""
+    if not events:
+        if replaced:
+            cr.execute('DELETE FROM webhook_event WHERE id = ANY(%s)', (list(replaced),))
+        return {}
+    columns = list(zip(*events))
+    cr.execute("""
+        WITH replaced AS (DELETE FROM webhook_event WHERE id = ANY(%s::bigint[]))
+        INSERT INTO webhook_event (res_model, res_id, operation, key, callback_ids, plan, "values", changed,
+                                   timestamp, create_uid, create_date)
+        SELECT t.res_model, t.res_id, t.operation, t.key, t.callback_ids::int4[], t.plan, t.values, t.changed,
+               t.timestamp, %s, %s
+          FROM unnest(%s::varchar[], %s::int4[], %s::varchar[], %s::varchar[], %s::text[], %s::text[], %s::text[],
+                      %s::text[], %s::varchar[]) WITH ORDINALITY
+               AS t(res_model, res_id, operation, key, callback_ids, plan, values, changed, timestamp, n)
+         ORDER BY t.n
+        RETURNING res_model, res_id, id""", (
+        list(replaced), uid, now, list(columns[0]), list(columns[1]), list(columns[2]), list(columns[3]),
+        ['{%s}' % ','.join(str(cb) for cb in cbs) for cbs in columns[4]], list(columns[5]), list(columns[6]),
+        list(columns[7]), list(columns[8])))
+    return {(model, res_id): row_id for model, res_id, row_id in cr.fetchall()}
+
+
+def staged(cr):
+    """Whether any event waits to be expanded (that this transaction sees)."""
+    cr.execute('SELECT EXISTS (SELECT 1 FROM webhook_event)')
+    return cr.fetchone()[0]
+
+
+def expand(cr, wait=False, limit=EXPAND_BATCH):
+    """Fan out up to ``limit`` events, the oldest first, into deliveries; returns how many events.
+    ``wait``: wait for another transaction that is expanding (else return 0 at once)."""
+    cr.execute('SELECT %s(%%s, %%s)' % ('pg_advisory_xact_lock' if wait else 'pg_try_advisory_xact_lock'), LOCK)
+    if not wait and not cr.fetchone()[0]:
+        return 0
+    # pylint: disable-next=sql-injection  # _COLUMNS: a constant
+    run(cr, 'expand', 'DELETE FROM webhook_event WHERE id IN (SELECT id FROM webhook_event ORDER BY id '
+                      'LIMIT %%(limit)s) RETURNING %s' % _COLUMNS, dict(limit=limit))
+    rows = sorted(cr.fetchall())
+    if not rows:
+        return 0
+    cr.execute('SELECT id FROM webhook_callback WHERE id = ANY(%s)',
+               (sorted({callback_id for row in rows for callback_id in row[5]}),))
+    existing = {row[0] for row in cr.fetchall()}  # a callback deleted since the change gets nothing
+    plans = {}
+    deliveries = []
+    for _id, model, res_id, operation, key, callback_ids, plan_text, values, changed, timestamp, uid, created in rows:
+        fields_of = plans.get(plan_text)
+        if fields_of is None:
+            fields_of = plans[plan_text] = {int(cb): tuple(names) for cb, names in json.loads(plan_text).items()}
+        values = json.loads(values, object_pairs_hook=OrderedDict)
+        changed = None if changed is None else frozenset(json.loads(changed))
+        tail = payload.dumps_tail(timestamp)
+        items, heads = {}, {}  # each value encoded, each distinct body built, once per event
+        for callback_id in callback_ids:
+            if callback_id not in existing:
+                continue
+            names = fields_of[callback_id]
+            callback_changed = None if changed is None else tuple(name for name in names if name in changed)
+            head = heads.get((names, callback_changed))
+            if head is None:
+                for name in names:
+                    if name not in items:
+                        items[name] = payload.encode_item(name, values[name])
+                head = heads[(names, callback_changed)] = payload.dumps_head(
+                    model, operation, res_id, [items[name] for name in names], callback_changed)
+            event_id = payload.event_id_of(key, callback_id)
+            deliveries.append((callback_id, event_id, model, res_id, operation, head + event_id + tail, uid, created))
+    outbox.insert(cr, deliveries)
+    return len(rows)
