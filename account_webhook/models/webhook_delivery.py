@@ -105,10 +105,18 @@ class WebhookDelivery(models.Model):
 
     @api.model
     def _expand_events(self):
-        """Fan out the captured events (``runtime.events``) that this transaction sees, its own
-        changes' first, so that what it reads of the outbox includes them."""
-        if capture.staged_here(self.env.cr) or events.staged(self.env.cr):
-            events.expand(self.env.cr, wait=True, limit=events.READ_BATCH)
+        """Fan out the captured events (``runtime.events``) before the outbox is read: those
+        committed, in a transaction of their own as a dispatcher does (a reading transaction would
+        keep them from the dispatchers until it ends, and lose them if it rolls back), then this
+        transaction's own."""
+        with self.pool.cursor() as cr:
+            cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+            cr.execute("SET LOCAL lock_timeout = '2s'")
+            if events.staged(cr):
+                events.expand(cr, limit=events.READ_BATCH)
+        own = capture.staged_here(self.env.cr)
+        if own:
+            events.expand(self.env.cr, own=own)
             capture.expanded(self.env.cr)
 
     @api.model

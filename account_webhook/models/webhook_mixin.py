@@ -99,9 +99,9 @@ def _transaction(cr):
 
 
 def staged_here(cr):
-    """Whether this transaction staged events that are not expanded yet."""
+    """The ids of the events this transaction staged and did not expand yet."""
     tx = cr.__dict__.get('_webhook_tx')
-    return bool(tx and tx.staged)
+    return sorted(tx.staged.values()) if tx else []
 
 
 def expanded(cr):
@@ -149,13 +149,6 @@ class WebhookMixin(models.AbstractModel):
         """A callback sees the records of its company and those without a company."""
         return not company_id or company_id == callback[2]
 
-    def _webhook_companies(self):
-        """``{id: company id or None}`` (one query; {} when the model has no company)."""
-        if 'company_id' not in self._fields or not self._fields['company_id'].column_type:
-            return {}
-        self.env.cr.execute('SELECT id, company_id FROM "%s" WHERE id IN %%s' % self._table, (tuple(self.ids),))
-        return dict(self.env.cr.fetchall())
-
     def _webhook_matching(self, callbacks, actions=None):
         """``{callback id: set of ids of self that match its filter}`` for the callbacks with a filter
         (of the given ``actions``): one search per distinct filter for all these records (callbacks
@@ -191,37 +184,41 @@ class WebhookMixin(models.AbstractModel):
                 before[(model_name, record_id)] = values
         tx.dirty.setdefault(self._name, set()).update(self.ids)
 
-    def _webhook_values(self, names):
-        """``{id: {name: JSON value}}`` for these records: stored columns straight from the
-        database in one query (the ORM would prefetch every column of the model), the
-        other fields (one2many, many2many) through the ORM."""
+    def _webhook_values(self, names, companies=None):
+        """``{id: {name: JSON value}}`` for those of these records that exist: stored columns
+        straight from the database in one query (the ORM would prefetch every column of the model),
+        the other fields (one2many, many2many) through the ORM. ``companies``: a dict the same query
+        fills with ``{id: company id or None}`` when the model has a company."""
         columns = [name for name in names if self._fields[name].column_type]
-        result = {record_id: payload.OrderedDict() for record_id in self.ids}
-        if columns:
-            self.env.cr.execute('SELECT id, %s FROM "%s" WHERE id IN %%s' % (
-                ', '.join('"%s"' % name for name in columns), self._table), (tuple(self.ids),))
-            fields = [self._fields[name] for name in columns]
-            # the plain fields' values straight from the column, the others through the ORM's conversion
-            converters = [payload.column_converter(field) for field in fields]
-            for row in self.env.cr.fetchall():
-                record = None
-                values = result[row[0]]
-                for field, convert, raw in zip(fields, converters, row[1:]):
-                    if convert is None:
-                        record = record or self.browse(row[0])
-                        values[field.name] = payload.column_value(record, field, raw)
-                    else:
-                        values[field.name] = convert(raw)
+        company = companies is not None and 'company_id' in self._fields \
+            and bool(self._fields['company_id'].column_type)
+        self.env.cr.execute('SELECT %s FROM "%s" WHERE id IN %%s' % (
+            ', '.join(['id'] + ['company_id'] * company + ['"%s"' % name for name in columns]), self._table),
+            (tuple(self.ids),))
+        fields = [self._fields[name] for name in columns]
+        # the plain fields' values straight from the column, the others through the ORM's conversion
+        converters = [payload.column_converter(field) for field in fields]
+        result = {}
+        for row in self.env.cr.fetchall():
+            if company:
+                companies[row[0]] = row[1]
+            record = None
+            values = result[row[0]] = payload.OrderedDict()
+            for field, convert, raw in zip(fields, converters, row[1 + company:]):
+                if convert is None:
+                    record = record or self.browse(row[0])
+                    values[field.name] = payload.column_value(record, field, raw)
+                else:
+                    values[field.name] = convert(raw)
         others = [name for name in names if name not in columns]
-        for record in (self if others else ()):
+        for record in (self.browse(sorted(result)) if others else ()):
             result[record.id].update(payload.record_values(record, others))
         return result
 
     def _webhook_flush(self, tx):
         staged = []
         for model_name, ids in sorted(tx.dirty.items()):
-            records = self.env[model_name].sudo().browse(sorted(ids)).exists()
-            self._webhook_changes(tx, records, staged)
+            self._webhook_changes(tx, self.env[model_name].sudo().browse(sorted(ids)), staged)
         tx.dirty = {}
         staged += tx.deletes
         tx.deletes = []
@@ -232,42 +229,47 @@ class WebhookMixin(models.AbstractModel):
             tx.included[(event[0], event[1])] = event[4]
         tx.staged.update(events.stage(self.env.cr, self.env.uid, datetime.datetime.utcnow(), staged, replaced))
 
-    def _webhook_event(self, tx, record_id, operation, callback_ids, plan, values, changed, timestamp):
-        """The event of one record for ``runtime.events.stage``, with the key its ids come from."""
-        record_key = (self._name, record_id)
-        key = tx.keys.get(record_key)
-        if key is None:
-            key = tx.keys[record_key] = payload.new_keys(1)[0]
-        return (self._name, record_id, operation, key, callback_ids, plan, payload.encode(values),
-                None if changed is None else payload.encode(sorted(changed)), timestamp)
+    def _webhook_events(self, tx, planned, plan, values, timestamp):
+        """The events ``(record id, operation, callback ids, changed fields or None)`` of records of this
+        model, for ``runtime.events.stage``, with the keys their ids come from (new ones made at once)."""
+        model_name, keys = self._name, tx.keys
+        fresh = iter(payload.new_keys(sum(1 for event in planned if (model_name, event[0]) not in keys)))
+        staged = []
+        for record_id, operation, callback_ids, changed in planned:
+            key = keys.get((model_name, record_id))
+            if key is None:
+                key = keys[(model_name, record_id)] = next(fresh)
+            staged.append((model_name, record_id, operation, key, callback_ids, plan, payload.encode(values[record_id]),
+                           None if changed is None else payload.encode(sorted(changed)), timestamp))
+        return staged
 
     def _webhook_changes(self, tx, records, staged):
-        """Append the events of the changes of ``records`` (one model) to ``staged``, one per record
-        (in record order) for all the callbacks it goes to: values are read once, and encoded once
-        per record; the deliveries, one per callback, come from it (``runtime.events``)."""
+        """Append the events of the changes of ``records`` (one model; those deleted since are left
+        out) to ``staged``, one per record (in record order) for all the callbacks it goes to: values
+        are read once (with the records' companies, one query) and encoded once per record; the
+        deliveries, one per callback, come from it (``runtime.events``)."""
         callbacks = records._webhook_callbacks()
         if not callbacks:
             return
         model_name = records._name
         fields = sorted({name for cb in callbacks for name in cb[3]})
-        timestamp = payload.utc_timestamp()
-        plan = events.plan(callbacks)
-        current = records._webhook_values(fields)
-        companies = records._webhook_companies()
+        companies = {}
+        current = records._webhook_values(fields, companies)
+        records = records.browse(sorted(current))
         created_ids = {record_id for name, record_id in tx.created if name == model_name}
         actions = {'create' if record_id in created_ids else 'update' for record_id in records.ids}
         matching = records._webhook_matching(callbacks, actions)
         visible = {}  # (company id, operation) -> the callbacks of the operation that see its records
+        planned = []
         for record_id in records.ids:
             company_id = companies.get(record_id)
             operation = 'create' if record_id in created_ids else 'update'
             if (company_id, operation) not in visible:
                 visible[(company_id, operation)] = [cb for cb in callbacks if cb[1] == operation
                                                     and self._webhook_sees(cb, company_id)]
-            now = current[record_id]
             changed = None
             if operation == 'update':
-                before = tx.before.get((model_name, record_id), {})
+                now, before = current[record_id], tx.before.get((model_name, record_id), {})
                 changed = {name for name in fields if name in before and before[name] != now[name]}
             callback_ids = tuple(
                 cb[0] for cb in visible[(company_id, operation)]
@@ -276,27 +278,24 @@ class WebhookMixin(models.AbstractModel):
             # what this transaction wrote for the record before is replaced (it keeps its event ids)
             tx.take_back((model_name, record_id), keep=callback_ids)
             if callback_ids:
-                staged.append(records._webhook_event(tx, record_id, operation, callback_ids, plan, now,
-                                                     changed, timestamp))
+                planned.append((record_id, operation, callback_ids, changed))
+        staged += records._webhook_events(tx, planned, events.plan(callbacks), current, payload.utc_timestamp())
 
     def _webhook_delete_events(self, tx):
         """The events of deleting ``self``, with the values read before the deletion."""
         callbacks = [cb for cb in self._webhook_callbacks() if cb[1] == 'delete']
-        staged = []
-        timestamp = payload.utc_timestamp()
-        plan = events.plan(callbacks)
-        deleted = self.sudo()._webhook_values(sorted({name for cb in callbacks for name in cb[3]}))
-        companies = self._webhook_companies()
+        companies = {}
+        deleted = self.sudo()._webhook_values(sorted({name for cb in callbacks for name in cb[3]}), companies)
         matching = self._webhook_matching(callbacks)
+        planned = []
         for record_id in self.ids:
             if (self._name, record_id) in tx.created:
                 continue  # created and deleted in one transaction: nothing happened outside
             callback_ids = tuple(cb[0] for cb in callbacks if self._webhook_sees(cb, companies.get(record_id))
                                  and (cb[0] not in matching or record_id in matching[cb[0]]))
             if callback_ids:
-                staged.append(self._webhook_event(tx, record_id, 'delete', callback_ids, plan, deleted[record_id],
-                                                  None, timestamp))
-        return staged
+                planned.append((record_id, 'delete', callback_ids, None))
+        return self._webhook_events(tx, planned, events.plan(callbacks), deleted, payload.utc_timestamp())
 
     # -- ORM overrides ----------------------------------------------------------------------
 

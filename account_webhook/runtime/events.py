@@ -15,14 +15,14 @@ timestamp and the key that the events' ids come from (``payload.event_id_of``).
 ``expand`` fans rows out into ``webhook_delivery`` rows, byte for byte the bodies the capture
 wrote before events were staged, and deletes them, in one transaction:
 
-- the dispatchers, before each claim, on their own connection (committed rows; one dispatcher
-  at a time: the others skip it rather than wait);
-- a transaction that reads the outbox through the ORM (the deliveries' searches and counts, see
-  ``webhook.delivery``), so that it sees the deliveries of the changes it made: it waits for a
-  dispatcher that is expanding.
+- the dispatchers, before each claim (``claiming.claim``), on their own connection;
+- ``webhook.delivery`` before its searches and counts, so that what is read of the outbox
+  includes every change committed (on a cursor of its own, committed at once) and the changes
+  of the reading transaction (in it: no other transaction sees them), in that order.
 
-Both take the same advisory lock and expand in the rows' order, so the deliveries of one record
-follow the order of its changes. A rollback drops the rows with the change: nothing is sent.
+Committed rows are expanded by one transaction at a time (an advisory lock) in their order, so
+the deliveries of one record follow the order of its changes. A rollback drops the rows with
+the change: nothing is sent.
 """
 import json
 from collections import OrderedDict
@@ -33,7 +33,7 @@ from .state import run
 
 LOCK = (0x7765626b, 0)  # (callback ids are positive: the rate limits' locks never take this one)
 EXPAND_BATCH = 5000  # rows a dispatcher expands per cycle
-READ_BATCH = 20000  # rows a transaction reading the outbox expands at most
+READ_BATCH = 20000  # rows a search of the outbox expands at most
 
 TABLE = """
     CREATE TABLE IF NOT EXISTS webhook_event (
@@ -63,26 +63,34 @@ def plan(callbacks):
 def stage(cr, uid, now, events, replaced=()):
     """Write events ``(model, record id, operation, key, callback ids, plan, values JSON, changed
     JSON or None, timestamp)`` in one statement, after deleting the rows ``replaced`` (ids of rows
-    this transaction staged for the same records). Returns ``{(model, record id): row id}``."""
+    this transaction staged for the same records). Returns ``{(model, record id): row id}``.
+
+    The rows travel as one text, a line each (JSON never holds a raw tab or line break), and what
+    all the rows of a model share (its plan and timestamp) once: quoting thousands of array items
+    would cost more than the insert."""
     if not events:
         if replaced:
             cr.execute('DELETE FROM webhook_event WHERE id = ANY(%s)', (list(replaced),))
         return {}
-    columns = list(zip(*events))
+    shared = {}  # (model, plan, timestamp) -> its number
+    lines = []
+    for model, res_id, operation, key, callback_ids, plan_text, values, changed, timestamp in events:
+        number = shared.setdefault((model, plan_text, timestamp), len(shared) + 1)
+        lines.append('%d\t%s\t%s\t{%s}\t%d\t%s\t%s' % (res_id, operation, key, ','.join(map(str, callback_ids)),
+                                                       number, values, changed or ''))
+    models, plans, timestamps = (list(column) for column in zip(*shared))
     cr.execute("""
         WITH replaced AS (DELETE FROM webhook_event WHERE id = ANY(%s::bigint[]))
         INSERT INTO webhook_event (res_model, res_id, operation, key, callback_ids, plan, "values", changed,
                                    timestamp, create_uid, create_date)
-        SELECT t.res_model, t.res_id, t.operation, t.key, t.callback_ids::int4[], t.plan, t.values, t.changed,
-               t.timestamp, %s, %s
-          FROM unnest(%s::varchar[], %s::int4[], %s::varchar[], %s::varchar[], %s::text[], %s::text[], %s::text[],
-                      %s::text[], %s::varchar[]) WITH ORDINALITY
-               AS t(res_model, res_id, operation, key, callback_ids, plan, values, changed, timestamp, n)
+        SELECT s.res_model, split_part(t.line, E'\t', 1)::int4, split_part(t.line, E'\t', 2),
+               split_part(t.line, E'\t', 3), split_part(t.line, E'\t', 4)::int4[], s.plan,
+               split_part(t.line, E'\t', 6), NULLIF(split_part(t.line, E'\t', 7), ''), s.timestamp, %s, %s
+          FROM unnest(string_to_array(%s, E'\n')) WITH ORDINALITY AS t(line, n)
+          JOIN unnest(%s::varchar[], %s::text[], %s::varchar[]) WITH ORDINALITY AS s(res_model, plan, timestamp, number)
+            ON s.number = split_part(t.line, E'\t', 5)::int8
          ORDER BY t.n
-        RETURNING res_model, res_id, id""", (
-        list(replaced), uid, now, list(columns[0]), list(columns[1]), list(columns[2]), list(columns[3]),
-        ['{%s}' % ','.join(str(cb) for cb in cbs) for cbs in columns[4]], list(columns[5]), list(columns[6]),
-        list(columns[7]), list(columns[8])))
+        RETURNING res_model, res_id, id""", (list(replaced), uid, now, '\n'.join(lines), models, plans, timestamps))
     return {(model, res_id): row_id for model, res_id, row_id in cr.fetchall()}
 
 
@@ -92,15 +100,23 @@ def staged(cr):
     return cr.fetchone()[0]
 
 
-def expand(cr, wait=False, limit=EXPAND_BATCH):
+def expand(cr, limit=EXPAND_BATCH, own=None):
     """Fan out up to ``limit`` events, the oldest first, into deliveries; returns how many events.
-    ``wait``: wait for another transaction that is expanding (else return 0 at once)."""
-    cr.execute('SELECT %s(%%s, %%s)' % ('pg_advisory_xact_lock' if wait else 'pg_try_advisory_xact_lock'), LOCK)
-    if not wait and not cr.fetchone()[0]:
-        return 0
-    # pylint: disable-next=sql-injection  # _COLUMNS: a constant
-    run(cr, 'expand', 'DELETE FROM webhook_event WHERE id IN (SELECT id FROM webhook_event ORDER BY id '
-                      'LIMIT %%(limit)s) RETURNING %s' % _COLUMNS, dict(limit=limit))
+
+    Committed events are expanded by one transaction at a time (an advisory lock; a transaction
+    that cannot take it at once returns 0), in ``READ COMMITTED``: a dispatcher's, or
+    ``webhook.delivery``'s on a cursor of its own. ``own``: instead, the ids of the events this
+    transaction staged (no other transaction sees them)."""
+    if own is not None:
+        # pylint: disable-next=sql-injection  # _COLUMNS: a constant
+        cr.execute('DELETE FROM webhook_event WHERE id = ANY(%%s) RETURNING %s' % _COLUMNS, (list(own),))
+    else:
+        cr.execute('SELECT pg_try_advisory_xact_lock(%s, %s)', LOCK)
+        if not cr.fetchone()[0]:
+            return 0
+        # pylint: disable-next=sql-injection  # _COLUMNS: a constant
+        run(cr, 'expand', 'DELETE FROM webhook_event WHERE id IN (SELECT id FROM webhook_event ORDER BY id '
+                          'LIMIT %%(limit)s) RETURNING %s' % _COLUMNS, dict(limit=limit))
     rows = sorted(cr.fetchall())
     if not rows:
         return 0

@@ -5,7 +5,8 @@ import datetime
 from odoo import fields
 from odoo.tests.common import SavepointCase, at_install, post_install
 
-from ..runtime import claiming
+from ..models import webhook_mixin as capture
+from ..runtime import claiming, events
 from ..runtime.state import read_state
 from .receiver import Receiver
 
@@ -107,7 +108,11 @@ class WebhookCase(SavepointCase):
         """Forget what the capture remembers of the current transaction, as a commit does.
 
         Test cursors never commit; each test (and each step that stands for a separate
-        request) plays a transaction of its own."""
+        request) plays a transaction of its own. The events it staged are fanned out, as the
+        dispatchers do after a commit."""
+        own = capture.staged_here(self.env.cr)
+        if own:
+            events.expand(self.env.cr, own=own)
         self.env.cr.__dict__.pop('_webhook_tx', None)
 
     @classmethod
