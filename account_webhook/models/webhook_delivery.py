@@ -3,6 +3,8 @@
 import datetime
 import logging
 
+import psycopg2
+
 from odoo import _, api, fields, models
 from odoo.exceptions import UserError
 
@@ -109,11 +111,14 @@ class WebhookDelivery(models.Model):
         committed, in a transaction of their own as a dispatcher does (a reading transaction would
         keep them from the dispatchers until it ends, and lose them if it rolls back), then this
         transaction's own."""
-        with self.pool.cursor() as cr:
-            cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
-            cr.execute("SET LOCAL lock_timeout = '2s'")
-            if events.staged(cr):
-                events.expand(cr, limit=events.READ_BATCH)
+        try:
+            with self.pool.cursor() as cr:
+                cr.execute('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
+                cr.execute("SET LOCAL lock_timeout = '2s'")
+                if events.staged(cr):
+                    events.expand(cr, limit=events.READ_BATCH, wait=True)
+        except psycopg2.Error as error:  # a lock held elsewhere: the dispatchers expand them soon
+            _logger.info('account_webhook: committed events not fanned out before reading the outbox: %s', error)
         own = capture.staged_here(self.env.cr)
         if own:
             events.expand(self.env.cr, own=own)
