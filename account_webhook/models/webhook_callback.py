@@ -17,7 +17,8 @@ from odoo import _, api, fields, models, tools
 from odoo.exceptions import ValidationError
 from odoo.tools.misc import OrderedSet
 
-from .. import payload, sender
+from .. import params, payload, sender
+from .webhook_mixin import DISABLED_PARAM
 
 _logger = logging.getLogger(__name__)
 
@@ -383,11 +384,16 @@ class WebhookCallback(models.Model):
     @tools.ormcache('model_name')
     def _active_callbacks(self, model_name):
         """Active callbacks of a model as plain tuples ``(id, action, company_id, field names,
-        filter domain)`` (the domain is ``None`` without a filter).
+        filter domain)`` (the domain is ``None`` without a filter); none while an administrator
+        switched capture off (``account_webhook.capture_disabled``).
 
-        Cached per registry, cleared whenever a callback changes: a write on a model with no
-        callback costs no query.
+        Cached per registry, cleared whenever a callback or a system parameter changes: a write
+        on a model costs no query.
         """
+        self.env.cr.execute('SELECT value FROM ir_config_parameter WHERE key = %s', (DISABLED_PARAM,))
+        row = self.env.cr.fetchone()
+        if params.switched_off(row[0] if row else ''):
+            return ()
         self.env.cr.execute("""
             SELECT c.id, c.action, c.company_id,
                    COALESCE(array_agg(f.name ORDER BY f.name) FILTER (WHERE f.name IS NOT NULL), '{}'),

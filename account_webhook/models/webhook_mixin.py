@@ -49,7 +49,7 @@ from contextlib import contextmanager
 
 from odoo import api, models
 
-from .. import params, payload
+from .. import payload
 from ..flags import ServerFlag
 from ..runtime import events, outbox
 
@@ -124,13 +124,11 @@ class WebhookMixin(models.AbstractModel):
     # -- which callbacks apply -------------------------------------------------------------
 
     def _webhook_callbacks(self):
-        """Active callbacks of this model, or () when capture is off (no query when cached)."""
+        """Active callbacks of this model, or () when capture is off (no query when cached; the
+        lookup reads the callbacks and the system parameter in SQL, whoever the user is)."""
         if not self._webhook_capable or NO_TRIGGER.raised(self.env):
             return ()
-        callbacks = self.env['webhook.callback'].sudo()._active_callbacks(self._name)
-        if callbacks and params.switched_off(self.env['ir.config_parameter'].sudo().get_param(DISABLED_PARAM)):
-            return ()
-        return callbacks
+        return self.env['webhook.callback']._active_callbacks(self._name)
 
     def _webhook_parent_model(self):
         """The parent model when it has callbacks (see _webhook_parent_field), else None."""
