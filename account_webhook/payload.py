@@ -123,6 +123,12 @@ def column_value(record, field, raw):
     return _scalar(field, value)
 
 
+def cached_value(record, field, value):
+    """The JSON value of ``field`` from its value in Odoo's cache (what ``column_value`` gives for
+    the column it was read from)."""
+    return _scalar(field, field.convert_to_record(value, record))
+
+
 def _integer(raw):
     return int(raw or 0)
 

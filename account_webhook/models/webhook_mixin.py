@@ -163,12 +163,15 @@ class WebhookMixin(models.AbstractModel):
 
     # -- snapshot, mark, flush -------------------------------------------------------------
 
-    def _webhook_touch(self, tx):
+    def _webhook_touch(self, tx, cached=False):
         """Snapshot (first touch only) and mark ``self`` dirty.
 
-        Stored columns are snapshotted from the database, not the cache: the cache may
-        already hold recomputed values that are about to be written (Odoo 11 writes to
-        the database at once, so the columns hold the values from before).
+        Stored columns are snapshotted from the database: in ``_write`` the cache may already
+        hold recomputed values that are about to be written (Odoo 11 writes to the database at
+        once, so the columns hold the values from before). ``cached`` (``write`` and the other
+        operations, before they change anything): from Odoo's cache when it holds them all, as
+        read from the database (none waiting for a recomputation), which saves a form's save a
+        query; else from the database.
         """
         callbacks = self._webhook_callbacks()
         if not callbacks:
@@ -178,9 +181,31 @@ class WebhookMixin(models.AbstractModel):
         todo = [record_id for record_id in self.ids
                 if (model_name, record_id) not in before and (model_name, record_id) not in created]
         if todo and tracked:
-            for record_id, values in self.sudo().browse(todo)._webhook_values(tracked).items():
+            records = self.sudo().browse(todo)
+            snapshot = (cached and records._webhook_cached_values(tracked)) or records._webhook_values(tracked)
+            for record_id, values in snapshot.items():
                 before[(model_name, record_id)] = values
         tx.dirty.setdefault(self._name, set()).update(self.ids)
+
+    def _webhook_cached_values(self, names):
+        """``_webhook_values`` from Odoo's cache, or None unless the cache holds every stored column
+        of ``names`` for every record, none waiting for a recomputation (a value computed but not
+        written yet)."""
+        cache, todo = self.env.cache, self.env.all.todo
+        fields = [self._fields[name] for name in names if self._fields[name].column_type]
+        if any(field in todo and any(records & self for records in todo[field]) for field in fields):
+            return None
+        result = {}
+        for record in self:
+            values = result[record.id] = payload.OrderedDict()
+            for field in fields:
+                if not cache.contains_value(record, field):
+                    return None
+                values[field.name] = payload.cached_value(record, field, cache.get(record, field))
+        others = [name for name in names if not self._fields[name].column_type]
+        for record in (self if others else ()):
+            result[record.id].update(payload.record_values(record, others))
+        return result
 
     def _webhook_values(self, names, companies=None):
         """``{id: {name: JSON value}}`` for those of these records that exist: stored columns
@@ -319,7 +344,7 @@ class WebhookMixin(models.AbstractModel):
             return super(WebhookMixin, self).create(vals)
         with self._webhook_operation() as tx:
             if parent_model is not None and vals.get(self._webhook_parent_field):
-                parent_model.browse(vals[self._webhook_parent_field])._webhook_touch(tx)
+                parent_model.browse(vals[self._webhook_parent_field])._webhook_touch(tx, cached=True)
             record = super(WebhookMixin, self).create(vals)
             if self._webhook_capable:
                 tx.created.add((self._name, record.id))
@@ -332,9 +357,9 @@ class WebhookMixin(models.AbstractModel):
         if not self or (parents is None and not self._webhook_callbacks()):
             return super(WebhookMixin, self).write(vals)
         with self._webhook_operation() as tx:
-            self._webhook_touch(tx)
+            self._webhook_touch(tx, cached=True)
             if parents is not None:
-                parents._webhook_touch(tx)
+                parents._webhook_touch(tx, cached=True)
             result = super(WebhookMixin, self).write(vals)
             moved_to = self._webhook_parents() if self._webhook_parent_field in vals else None
             if moved_to is not None:
@@ -344,6 +369,10 @@ class WebhookMixin(models.AbstractModel):
     @api.multi
     def _write(self, vals):
         # Recomputations write stored computed fields here, without write(): capture them too.
+        tx = self.env.cr.__dict__.get('_webhook_tx')
+        dirty = tx.dirty.get(self._name) if tx is not None and tx.depth else None
+        if dirty is not None and dirty.issuperset(self.ids):
+            return super(WebhookMixin, self)._write(vals)  # write() snapshotted them: its flush reads them
         callbacks = self._webhook_callbacks() if self else ()
         if not any(name in vals for cb in callbacks for name in cb[3]):
             return super(WebhookMixin, self)._write(vals)
@@ -359,7 +388,7 @@ class WebhookMixin(models.AbstractModel):
             return super(WebhookMixin, self).unlink()
         with self._webhook_operation() as tx:
             if parents is not None:
-                parents._webhook_touch(tx)
+                parents._webhook_touch(tx, cached=True)
             deletes = self._webhook_delete_events(tx)
             result = super(WebhookMixin, self).unlink()
             for record_id in self.ids:  # what this transaction wrote for them is dropped
