@@ -7,7 +7,7 @@ from collections import OrderedDict
 from unittest import mock
 
 from .. import payload
-from ..models.webhook_mixin import without_capture
+from ..models.webhook_mixin import WebhookMixin, without_capture
 from .common import WebhookCase
 
 UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$')
@@ -202,3 +202,29 @@ class TestCaptureQueries(WebhookCase):
         company.write({'is_company': False, 'email': 'out@example.com'})
         self.Delivery.invalidate_cache()
         self.assertFalse(self.deliveries(callback).filtered(lambda d: d.res_id == company.id))
+
+    def test_a_save_after_the_form_read_the_record_snapshots_from_the_cache(self):
+        [callback] = self.activate(1, field_sets=[('email', 'phone')])
+        partner = self.partners[1]
+        partner.write({'email': 'warm@example.com'})  # the callback lookup cached
+        original = WebhookMixin._webhook_values
+
+        def save(phone, form_read):
+            """The records whose values the capture read from the database."""
+            self.new_transaction()
+            partner.invalidate_cache()
+            if form_read:
+                partner.mapped('name')  # the form read the record: its columns are in the cache
+            read = []
+
+            def recording(records, *args, **kwargs):
+                read.append(records.ids)
+                return original(records, *args, **kwargs)
+            with mock.patch.object(WebhookMixin, '_webhook_values', recording):
+                partner.write({'phone': phone, 'email': 'warm@example.com'})
+            return read
+        self.assertEqual(save('+370 1', False), [partner.ids, partner.ids])  # the snapshot, then the values
+        self.assertEqual(save('+370 2', True), [partner.ids])  # the values only: the snapshot from the cache
+        [delivery] = self.deliveries(callback).filtered(lambda d: d.res_id == partner.id)[-1:]
+        body = json.loads(delivery.payload)
+        self.assertEqual((body['changed'], body['values']['phone']), (['phone'], '+370 2'))
