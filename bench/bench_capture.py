@@ -320,12 +320,12 @@ def profile_flush(registry, size, lines):
     profiler = [None]
 
     def timed(name, method):
-        def wrapper(self, *args):
+        def wrapper(self, *args, **kwargs):
             start = time.perf_counter()
             try:
                 if name == 'flush' and profiler[0] is not None:
-                    return profiler[0].runcall(method, self, *args)
-                return method(self, *args)
+                    return profiler[0].runcall(method, self, *args, **kwargs)
+                return method(self, *args, **kwargs)
             finally:
                 spent[name] = spent.get(name, 0.0) + time.perf_counter() - start
         return wrapper

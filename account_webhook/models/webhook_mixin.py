@@ -57,6 +57,9 @@ DISABLED_PARAM = 'account_webhook.capture_disabled'
 NO_TRIGGER = ServerFlag('account_webhook_no_trigger')  # raised: changes write no outbox rows
 NO_TRIGGER_KEY = NO_TRIGGER.key
 without_capture = NO_TRIGGER.on  # server-side code's way to change records without events
+# Up to this many records, a save's snapshot is read from Odoo's cache when it holds it (a query
+# less); beyond, one query costs less than converting the cached values one by one.
+CACHED_SNAPSHOT = 10
 
 
 class _Transaction(object):
@@ -169,9 +172,9 @@ class WebhookMixin(models.AbstractModel):
         Stored columns are snapshotted from the database: in ``_write`` the cache may already
         hold recomputed values that are about to be written (Odoo 11 writes to the database at
         once, so the columns hold the values from before). ``cached`` (``write`` and the other
-        operations, before they change anything): from Odoo's cache when it holds them all, as
-        read from the database (none waiting for a recomputation), which saves a form's save a
-        query; else from the database.
+        operations, before they change anything): up to ``CACHED_SNAPSHOT`` records from Odoo's
+        cache when it holds them all, as read from the database (none waiting for a
+        recomputation), which saves a form's save a query; else from the database.
         """
         callbacks = self._webhook_callbacks()
         if not callbacks:
@@ -182,7 +185,8 @@ class WebhookMixin(models.AbstractModel):
                 if (model_name, record_id) not in before and (model_name, record_id) not in created]
         if todo and tracked:
             records = self.sudo().browse(todo)
-            snapshot = (cached and records._webhook_cached_values(tracked)) or records._webhook_values(tracked)
+            snapshot = (cached and len(todo) <= CACHED_SNAPSHOT and records._webhook_cached_values(tracked)) \
+                or records._webhook_values(tracked)
             for record_id, values in snapshot.items():
                 before[(model_name, record_id)] = values
         tx.dirty.setdefault(self._name, set()).update(self.ids)
