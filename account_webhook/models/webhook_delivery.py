@@ -119,10 +119,7 @@ class WebhookDelivery(models.Model):
                     events.expand(cr, limit=events.READ_BATCH, wait=True)
         except psycopg2.Error as error:  # a lock held elsewhere: the dispatchers expand them soon
             _logger.info('account_webhook: committed events not fanned out before reading the outbox: %s', error)
-        own = capture.staged_here(self.env.cr)
-        if own:
-            events.expand(self.env.cr, own=own)
-            capture.expanded(self.env.cr)
+        capture.expand_own(self.env.cr)
 
     @api.model
     def _search(self, args, offset=0, limit=None, order=None, count=False, access_rights_uid=None):

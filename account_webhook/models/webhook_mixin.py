@@ -101,18 +101,17 @@ def _transaction(cr):
     return tx
 
 
-def staged_here(cr):
-    """The ids of the events this transaction staged and did not expand yet."""
-    tx = cr.__dict__.get('_webhook_tx')
-    return sorted(tx.staged.values()) if tx else []
-
-
-def expanded(cr):
-    """This transaction's staged events are expanded (``runtime.events.expand``)."""
-    tx = cr.__dict__.get('_webhook_tx')
-    if tx is not None:
+def expand_own(cr):
+    """Fan out the events this transaction staged and did not expand yet (no other transaction
+    sees them: no lock); a dispatcher's own cursor has none."""
+    tx = getattr(cr, '_webhook_tx', None)
+    if tx and tx.staged:
+        events.expand(cr, own=sorted(tx.staged.values()))
         tx.staged = {}
         tx.expanded = True
+
+
+events.expand_own = expand_own
 
 
 class WebhookMixin(models.AbstractModel):

@@ -46,6 +46,8 @@ def claim(cr, state, capacity, in_flight=()):
     LOCKED); candidates not chosen are only locked until the caller commits. A held database (a
     copy, see State) gets nothing.
     """
+    if events.expand_own is not None:
+        events.expand_own(cr)  # on an Odoo cursor: the changes of its own transaction
     events.expand(cr)  # the changes committed since: their deliveries (the commit wakes the dispatchers again)
     if state.held:
         report_once('Database %s is a copy of another (its database.uuid is %s, its callbacks were set up in %s '

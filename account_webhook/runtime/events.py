@@ -35,6 +35,10 @@ LOCK = (0x7765626b, 0)  # (callback ids are positive: the rate limits' locks nev
 EXPAND_BATCH = 5000  # rows a dispatcher expands per cycle
 READ_BATCH = 20000  # rows a search of the outbox expands at most
 
+# Set by the capture (models/webhook_mixin.expand_own): fans out the events the transaction of an
+# Odoo cursor staged (a test's or an action's claim); the dispatchers' own cursors have none.
+expand_own = None
+
 TABLE = """
     CREATE TABLE IF NOT EXISTS webhook_event (
         id bigserial PRIMARY KEY,

@@ -6,7 +6,7 @@ from odoo import fields
 from odoo.tests.common import SavepointCase, at_install, post_install
 
 from ..models import webhook_mixin as capture
-from ..runtime import claiming, events
+from ..runtime import claiming
 from ..runtime.state import read_state
 from .receiver import Receiver
 
@@ -110,9 +110,7 @@ class WebhookCase(SavepointCase):
         Test cursors never commit; each test (and each step that stands for a separate
         request) plays a transaction of its own. The events it staged are fanned out, as the
         dispatchers do after a commit."""
-        own = capture.staged_here(self.env.cr)
-        if own:
-            events.expand(self.env.cr, own=own)
+        capture.expand_own(self.env.cr)
         self.env.cr.__dict__.pop('_webhook_tx', None)
 
     @classmethod
