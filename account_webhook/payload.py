@@ -119,8 +119,7 @@ def field_value(record, field):
 
 def column_value(record, field, raw):
     """The JSON value of ``field`` from its raw database column value (as psycopg2 reads it)."""
-    value = field.convert_to_record(field.convert_to_cache(raw, record, validate=False), record)
-    return _scalar(field, value)
+    return cached_value(record, field, field.convert_to_cache(raw, record, validate=False))
 
 
 def cached_value(record, field, value):

@@ -13,19 +13,9 @@ import xmlrpc.client
 import pytest
 
 from .test_dispatch import RunningEngine, env, make_callback  # noqa: F401 (fixtures)
-from .test_example_api import example
+from .test_example_api import API_KEY, api, example  # noqa: F401 (api: a fixture)
 
-API_KEY = 'api-receivers-test-key'
 SUCCESSFUL = 'status == "successful"'
-
-
-@pytest.fixture
-def api():
-    server = example.InvoiceItemApi(API_KEY).start()
-    try:
-        yield server
-    finally:
-        server.close()
 
 
 def api_callback(env, api, **vals):  # noqa: F811
@@ -232,7 +222,7 @@ def insert_contacts(cr, names):
 
 
 def test_a_thousand_events_to_a_throttled_api_go_in_batches(env):  # noqa: F811
-    api = example.InvoiceItemApi(API_KEY, rate_limit=100, rate_window=60).start()
+    api = example.InvoiceItemApi(API_KEY, rate_limit=100, rate_window=60).start()  # noqa: F811
     engine = None
     token = uuid.uuid4().hex[:8]
     batch = dict(path_template='/CreateInvoiceItems/1', batch_size=100, rate_limit=100, answer_rule=SUCCESSFUL,

@@ -95,11 +95,10 @@ class WebhookDelivery(models.Model):
         return Engine([self.env.cr.dbname], listen=False, concurrency=concurrency).drain(seconds)
 
     @api.model
-    def _enqueue(self, rows, stale=()):
+    def _enqueue(self, rows):
         """Queue outbox rows ``(callback id, event id, model, record id, operation, payload)``, due
         now, in one statement (``outbox.insert``); a row whose event id exists already gets the new
-        payload. ``stale``: event ids whose pending rows are dropped."""
-        outbox.withdraw(self.env.cr, stale)
+        payload."""
         now = datetime.datetime.utcnow()
         outbox.insert(self.env.cr, [tuple(row) + (self.env.uid, now) for row in rows])
 

@@ -310,6 +310,8 @@ class WebhookMixin(models.AbstractModel):
     def _webhook_delete_events(self, tx):
         """The events of deleting ``self``, with the values read before the deletion."""
         callbacks = [cb for cb in self._webhook_callbacks() if cb[1] == 'delete']
+        if not callbacks:
+            return []
         companies = {}
         deleted = self.sudo()._webhook_values(sorted({name for cb in callbacks for name in cb[3]}), companies)
         matching = self._webhook_matching(callbacks)
