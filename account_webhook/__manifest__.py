@@ -3,7 +3,7 @@
 {
     'name': 'Account Webhook',
     'summary': 'Signed HTTP callbacks when invoices and contacts change',
-    'version': '11.0.6.0.0',
+    'version': '11.0.6.1.0',
     'category': 'Accounting',
     'license': 'LGPL-3',
     'author': 'account_webhook developers',

@@ -140,13 +140,32 @@ def _as_is(raw):
     return raw
 
 
-_CONVERTERS = {
-    'Boolean': bool,
-    'Integer': _integer,
-    'Text': _as_is,  # a text column holds text or NULL
-    'Selection': _or_none,  # convert_to_cache(validate=False) is ``value or False``
-    'Many2one': _or_none,  # an id, or no record
+# The plain field classes of ``odoo.fields`` whose JSON value is their column's, converted
+# without the ORM: the conversion, the same conversion in SQL (``{}`` is the column) and the
+# Python types of its results.
+_PLAIN = {
+    'Boolean': (bool, 'COALESCE({}, false)', (bool,)),
+    'Integer': (_integer, 'COALESCE({}, 0)', (int,)),
+    'Text': (_as_is, '{}', (str, type(None))),  # a text column holds text or NULL
+    # convert_to_cache(validate=False) is ``value or False``
+    'Selection': (_or_none, "NULLIF({}, '')", (str, type(None))),
+    'Many2one': (_or_none, 'NULLIF({}, 0)', (int, type(None))),  # an id, or no record
 }
+
+
+def _plain(field):
+    """``(conversion, SQL, types)`` of a plain field (see ``_PLAIN``), or None."""
+    kind = type(field)
+    if kind.__module__ != 'odoo.fields':
+        return None
+    if kind.__name__ == 'Char':
+        size = field.size
+        if size is None:
+            return _PLAIN['Text']
+        return (lambda raw: raw if raw is None else raw[:size]), 'left({}, %d)' % size, (str, type(None))
+    if kind.__name__ == 'Selection' and field.column_type[0] == 'int4':
+        return _or_none, 'NULLIF({}, 0)', (int, type(None))
+    return _PLAIN.get(kind.__name__)
 
 
 def column_converter(field):
@@ -154,13 +173,17 @@ def column_converter(field):
     gives, without the ORM's conversions, for the plain field classes of ``odoo.fields`` where they
     change nothing: boolean, integer, char, text, selection, many2one. ``None`` for other fields (use
     ``column_value``)."""
-    kind = type(field)
-    if kind.__module__ != 'odoo.fields':
-        return None
-    if kind.__name__ == 'Char':
-        size = field.size
-        return lambda raw: raw if raw is None else raw[:size]
-    return _CONVERTERS.get(kind.__name__)
+    plain = _plain(field)
+    return plain and plain[0]
+
+
+def column_sql(field, column):
+    """For the fields ``column_converter`` converts: ``(expression, types)``, the SQL expression of
+    ``column`` (quoted) whose value is the field's JSON value, equal as SQL compares it (``IS NOT
+    DISTINCT FROM``) to a JSON value of one of the Python ``types`` exactly when the conversion
+    gives that value; else None."""
+    plain = _plain(field)
+    return plain and (plain[1].format(column), plain[2])
 
 
 def record_values(record, field_names):

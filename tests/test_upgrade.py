@@ -39,7 +39,8 @@ MANIFEST = ADDON + '/__manifest__.py'
 RELEASED = {'11.0.1.0.0': 'f3188251c1676705092d8d4fcbd9cf50641c676d',
             '11.0.3.0.0': '12c5ede84354d4bb23bc67b7a4aae5ef94fdeb82',
             '11.0.4.0.0': 'a862c3d63a8e02c6798aaefa30b79b23fc95c797',
-            '11.0.5.0.0': '29bf7be1f08e6dd2773e9b5053ed1125991448d2'}
+            '11.0.5.0.0': '29bf7be1f08e6dd2773e9b5053ed1125991448d2',
+            '11.0.6.0.0': '2cad6dbd67367bed8fb69e9b5cbf72426e0c5b1c'}
 # Columns an upgrade may rewrite (a migration filling a new column touches the row); all others of
 # the earlier release must keep their values.
 REWRITABLE = ('write_date', 'write_uid')

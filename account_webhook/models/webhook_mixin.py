@@ -27,6 +27,9 @@ commit or rollback):
 - the work of a flush does not multiply with the callbacks: each record's tracked values
   are read once for all callbacks of its model (one query) and encoded to JSON once; which
   callbacks get the event (their filters, companies and changed fields) is decided here;
+- a save of one record reads nothing when it can (``_webhook_stage_written``): its values are
+  predicted from its snapshot and from what ``write()`` wrote, and the event's insert checks
+  that the row holds them (else the flush reads them, as above);
 - net effect: create then update is one ``create``; create then delete is nothing;
   update then delete is one ``delete``; a value changed and changed back is nothing.
 
@@ -60,6 +63,47 @@ without_capture = NO_TRIGGER.on  # server-side code's way to change records with
 # Up to this many records, a save's snapshot is read from Odoo's cache when it holds it (a query
 # less); beyond, one query costs less than converting the cached values one by one.
 CACHED_SNAPSHOT = 10
+# model -> (its callbacks, their _Shape): what a save of one record needs to know of them, worked
+# out once per lookup of the callbacks (a new lookup is a new tuple)
+_SHAPES = {}
+
+
+class _Shape(object):
+    """What the capture works out of a model's callbacks once: the fields update callbacks track,
+    the events' plan, and what a save of one record needs to stage its update event without
+    reading the values first (``WebhookMixin._webhook_stage_written``), when it can (``usable``):
+    every update callback without a filter, of the same company, tracking plain stored fields only."""
+
+    def __init__(self, model, callbacks):
+        self.plan = events.plan(callbacks)
+        self.callbacks = [cb for cb in callbacks if cb[1] == 'update']
+        self.tracked = sorted({name for cb in self.callbacks for name in cb[3]})
+        self.fields = []        # (name, field, conversion, types of its JSON values), by name
+        conditions, self.params = [], []
+        companies = {cb[2] for cb in self.callbacks}
+        has_company = 'company_id' in model._fields and bool(model._fields['company_id'].column_type)
+        self.usable = bool(self.callbacks) and all(cb[4] is None for cb in self.callbacks) \
+            and (len(companies) == 1 or not has_company)
+        for name in self.tracked:
+            field = model._fields[name]
+            sql = payload.column_sql(field, '"%s"' % name) if field.column_type else None
+            if sql is None:
+                self.usable = False
+                break
+            self.fields.append((name, field, payload.column_converter(field), sql[1]))
+            conditions.append('%s IS NOT DISTINCT FROM %%s' % sql[0])
+        if has_company and self.usable:
+            company, = companies  # records of no company or of the callbacks' (see _webhook_sees)
+            conditions.append('(company_id IS NULL OR company_id IS NOT DISTINCT FROM %s)')
+            self.params.append(company)
+        self.conditions = ' AND '.join(conditions)
+
+    @classmethod
+    def of(cls, model, callbacks):
+        known = _SHAPES.get(model._name)
+        if known is None or known[0] is not callbacks:
+            known = _SHAPES[model._name] = (callbacks, cls(model, callbacks))
+        return known[1]
 
 
 class _Transaction(object):
@@ -70,6 +114,7 @@ class _Transaction(object):
         self.before = {}         # (model, id) -> {field: value} as before the transaction
         self.created = set()     # (model, id) created in this transaction
         self.dirty = {}          # model -> set of ids to look at on flush
+        self.written = {}        # (model, id) -> what write() wrote on it, for a single record
         self.deletes = []        # events of records deleted in this transaction
         self.keys = {}           # (model, id) -> the key of its events' ids (payload.event_id_of)
         self.included = {}       # (model, id) -> ids of the callbacks its last staged event went to
@@ -178,14 +223,14 @@ class WebhookMixin(models.AbstractModel):
         callbacks = self._webhook_callbacks()
         if not callbacks:
             return
-        tracked = sorted({name for cb in callbacks if cb[1] == 'update' for name in cb[3]})
+        tracked = _Shape.of(self, callbacks).tracked
         model_name, before, created = self._name, tx.before, tx.created
         todo = [record_id for record_id in self.ids
                 if (model_name, record_id) not in before and (model_name, record_id) not in created]
         if todo and tracked:
-            records = self.sudo().browse(todo)
+            records = self.browse(todo)
             snapshot = (cached and len(todo) <= CACHED_SNAPSHOT and records._webhook_cached_values(tracked)) \
-                or records._webhook_values(tracked)
+                or records.sudo()._webhook_values(tracked)
             for record_id, values in snapshot.items():
                 before[(model_name, record_id)] = values
         tx.dirty.setdefault(self._name, set()).update(self.ids)
@@ -206,7 +251,7 @@ class WebhookMixin(models.AbstractModel):
                     return None
                 values[field.name] = payload.cached_value(record, field, cache.get(record, field))
         others = [name for name in names if not self._fields[name].column_type]
-        for record in (self if others else ()):
+        for record in (self.sudo() if others else ()):
             result[record.id].update(payload.record_values(record, others))
         return result
 
@@ -242,6 +287,12 @@ class WebhookMixin(models.AbstractModel):
         return result
 
     def _webhook_flush(self, tx):
+        written, tx.written = tx.written, {}
+        if len(tx.dirty) == 1 and not (tx.deletes or tx.replaced or tx.withdrawn):
+            (model_name, ids), = tx.dirty.items()
+            if len(ids) == 1 and self.env[model_name].browse(min(ids))._webhook_stage_written(tx, written):
+                tx.dirty = {}
+                return
         staged = []
         for model_name, ids in sorted(tx.dirty.items()):
             self._webhook_changes(tx, self.env[model_name].sudo().browse(sorted(ids)), staged)
@@ -254,6 +305,48 @@ class WebhookMixin(models.AbstractModel):
         for event in staged:
             tx.included[(event[0], event[1])] = event[4]
         tx.staged.update(events.stage(self.env.cr, self.env.uid, datetime.datetime.utcnow(), staged, replaced))
+
+    def _webhook_stage_written(self, tx, written):
+        """A save of one record (``self``), in one statement: its values predicted from its snapshot
+        and what ``write()`` wrote (``written``), its update event staged if its row holds them
+        (``runtime.events.stage_verified``). Returns whether it did; when it did not (the record is
+        new, has filters or fields of other kinds, was changed in another way, lower layers wrote
+        other values, its values did not change...), the flush reads the values and stages what
+        they give, as for any number of records."""
+        key = (self._name, self.id)
+        before, written = tx.before.get(key), written.get(key)
+        if before is None or written is None or key in tx.included or key in tx.created:
+            return False
+        shape = _Shape.of(self, self._webhook_callbacks())
+        if not shape.usable:
+            return False
+        predicted = payload.OrderedDict()
+        for name, field, convert, types in shape.fields:
+            if name in written:
+                try:
+                    value = convert(field.convert_to_column(written[name], self, written))
+                except (TypeError, ValueError):  # not what the column got: the checked statement would say so
+                    return False
+            elif name in before:
+                value = before[name]
+            else:  # the callbacks changed since the snapshot
+                return False
+            if type(value) not in types:
+                return False
+            predicted[name] = value
+        changed = {name for name, value in predicted.items() if value != before[name]}
+        callback_ids = tuple(cb[0] for cb in shape.callbacks if any(name in changed for name in cb[3]))
+        if not callback_ids:
+            return False
+        event, = self._webhook_events(tx, [(self.id, 'update', callback_ids, changed)], shape.plan,
+                                      {self.id: predicted}, payload.utc_timestamp())
+        row_id = events.stage_verified(self.env.cr, self.env.uid, datetime.datetime.utcnow(), event,
+                                       self._table, shape.conditions, list(predicted.values()) + shape.params)
+        if not row_id:
+            return False
+        tx.included[key] = callback_ids
+        tx.staged[key] = row_id
+        return True
 
     def _webhook_events(self, tx, planned, plan, values, timestamp):
         """The events ``(record id, operation, callback ids, changed fields or None)`` of records of this
@@ -305,7 +398,8 @@ class WebhookMixin(models.AbstractModel):
             tx.take_back((model_name, record_id), keep=callback_ids)
             if callback_ids:
                 planned.append((record_id, operation, callback_ids, changed))
-        staged += records._webhook_events(tx, planned, events.plan(callbacks), current, payload.utc_timestamp())
+        staged += records._webhook_events(tx, planned, _Shape.of(records, callbacks).plan, current,
+                                          payload.utc_timestamp())
 
     def _webhook_delete_events(self, tx):
         """The events of deleting ``self``, with the values read before the deletion."""
@@ -363,6 +457,8 @@ class WebhookMixin(models.AbstractModel):
             return super(WebhookMixin, self).write(vals)
         with self._webhook_operation() as tx:
             self._webhook_touch(tx, cached=True)
+            if len(self._ids) == 1:  # a save: what it writes predicts the values (_webhook_stage_written)
+                tx.written.setdefault((self._name, self.id), {}).update(vals)
             if parents is not None:
                 parents._webhook_touch(tx, cached=True)
             result = super(WebhookMixin, self).write(vals)

@@ -106,6 +106,24 @@ def stage(cr, uid, now, events, replaced=()):
     return {(model, res_id): row_id for model, res_id, row_id in cr.fetchall()}
 
 
+def stage_verified(cr, uid, now, event, table, conditions, params):
+    """Write one event (as ``stage`` takes them, the first this transaction stages for its record)
+    if its record's row in ``table`` satisfies ``conditions`` (SQL with ``params``): the capture
+    predicted the values from what was written and stages them without reading them first, in
+    one statement that checks them. Returns the row id, or None (nothing written) when the row
+    holds other values."""
+    model, res_id, operation, key, callback_ids, plan_text, values, changed, timestamp = event
+    # pylint: disable-next=sql-injection  # the table and the conditions: the capture's, of the model's fields
+    cr.execute("""
+        INSERT INTO webhook_event (res_model, res_id, operation, key, callback_ids, plan, "values", changed,
+                                   timestamp, create_uid, create_date)
+        SELECT %%s, id, %%s, %%s, %%s::int4[], %%s, %%s, %%s, %%s, %%s, %%s FROM "%s" WHERE id = %%s AND %s
+        RETURNING id""" % (table, conditions), [
+        model, operation, key, list(callback_ids), plan_text, values, changed, timestamp, uid, now, res_id] + params)
+    row = cr.fetchone()
+    return row and row[0]
+
+
 def staged(cr):
     """Whether any event waits to be expanded (that this transaction sees)."""
     cr.execute('SELECT EXISTS (SELECT 1 FROM webhook_event)')

@@ -6,6 +6,9 @@ import re
 from collections import OrderedDict
 from unittest import mock
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from .. import payload
 from ..models.webhook_mixin import WebhookMixin, without_capture
 from .common import WebhookCase
@@ -16,6 +19,14 @@ FILTER = "[('is_company', '=', True)]"
 FIELD_SETS = (('email', 'phone'), ('email', 'city', 'zip'), ('comment', 'email', 'website'), ('email', 'name'),
               ('email', 'street'), ('email', 'mobile', 'ref'), ('email', 'function', 'vat'), ('email', 'lang'),
               ('email', 'is_company', 'user_id'), ('email', 'title'))
+TEXT = st.text(alphabet=st.characters(blacklist_characters='\x00', blacklist_categories=('Cs',)), max_size=6)
+# a column's raw values (as psycopg2 reads them) and the SQL type to cast them to, by field class
+RAW = {'Char': (st.none() | TEXT, 'varchar'), 'Text': (st.none() | TEXT, 'text'),
+       'Integer': (st.none() | st.integers(-2 ** 31, 2 ** 31 - 1), 'int4'),
+       'Boolean': (st.none() | st.booleans(), 'bool'),
+       'Selection': (st.none() | st.sampled_from(['', 'contact', 'invoice']) | TEXT, 'varchar'),
+       'Many2one': (st.none() | st.integers(0, 2 ** 31 - 1), 'int4')}
+JSON_OF_TYPE = {str: TEXT, int: st.integers(-2 ** 33, 2 ** 33), bool: st.booleans(), type(None): st.none()}
 
 
 class TestCaptureQueries(WebhookCase):
@@ -203,28 +214,102 @@ class TestCaptureQueries(WebhookCase):
         self.Delivery.invalidate_cache()
         self.assertFalse(self.deliveries(callback).filtered(lambda d: d.res_id == company.id))
 
-    def test_a_save_after_the_form_read_the_record_snapshots_from_the_cache(self):
-        [callback] = self.activate(1, field_sets=[('email', 'phone')])
-        partner = self.partners[1]
-        partner.write({'email': 'warm@example.com'})  # the callback lookup cached
-        original = WebhookMixin._webhook_values
+    @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(data=st.data())
+    def test_the_checked_columns_equal_a_value_exactly_when_their_conversion_gives_it(self, data):
+        # what lets a save stage the values it predicted: its statement's check (payload.column_sql)
+        # holds exactly when reading the column would have given those values
+        field = data.draw(st.sampled_from([self.env[model]._fields[name] for model, name in (
+            ('res.partner', 'email'), ('res.country', 'code'), ('res.partner', 'comment'), ('res.partner', 'color'),
+            ('res.partner', 'is_company'), ('res.partner', 'type'), ('res.partner', 'title'))]))
+        raw_values, sql_type = RAW[type(field).__name__]
+        raw = data.draw(raw_values)
+        convert = payload.column_converter(field)
+        expression, types = payload.column_sql(field, 'col')
+        value = data.draw(st.just(convert(raw)) | st.one_of(*[JSON_OF_TYPE[kind] for kind in types]))
+        self.assertIn(type(convert(raw)), types)
+        # pylint: disable-next=sql-injection  # the expression and the type: constants of the test
+        self.env.cr.execute('SELECT %s IS NOT DISTINCT FROM %%s FROM (SELECT CAST(%%s AS %s) AS col) AS t' % (
+            expression, sql_type), (value, raw))
+        self.assertEqual(self.env.cr.fetchone()[0], convert(raw) == value, (field.name, raw, value))
 
-        def save(phone, form_read):
-            """The records whose values the capture read from the database."""
+    def recorded_save(self, partner, vals, form_read=True):
+        """Save ``vals`` on one contact in a new transaction: (the records whose values the capture
+        read from the database, the queries the save issued beyond the same save without capture)."""
+        original = WebhookMixin._webhook_values
+        counts, read = {}, []
+
+        def recording(records, *args, **kwargs):
+            read.append(records.ids)
+            return original(records, *args, **kwargs)
+        # the second of each counts (what the first read is cached); only the last is kept
+        for run, capture in enumerate((False, True, False, True)):
             self.new_transaction()
             partner.invalidate_cache()
             if form_read:
                 partner.mapped('name')  # the form read the record: its columns are in the cache
-            read = []
-
-            def recording(records, *args, **kwargs):
-                read.append(records.ids)
-                return original(records, *args, **kwargs)
+            del read[:]
+            self.env.cr.execute('SAVEPOINT recorded_save')
+            start = self.env.cr.sql_log_count
             with mock.patch.object(WebhookMixin, '_webhook_values', recording):
-                partner.write({'phone': phone, 'email': 'warm@example.com'})
-            return read
-        self.assertEqual(save('+370 1', False), [partner.ids, partner.ids])  # the snapshot, then the values
-        self.assertEqual(save('+370 2', True), [partner.ids])  # the values only: the snapshot from the cache
+                (partner if capture else without_capture(partner)).write(vals)
+            counts[capture] = self.env.cr.sql_log_count - start
+            if run < 3:
+                self.env.cr.execute('ROLLBACK TO SAVEPOINT recorded_save')
+        return read, counts[True] - counts[False]
+
+    def last_body(self, callback, partner):
         [delivery] = self.deliveries(callback).filtered(lambda d: d.res_id == partner.id)[-1:]
-        body = json.loads(delivery.payload)
-        self.assertEqual((body['changed'], body['values']['phone']), (['phone'], '+370 2'))
+        return json.loads(delivery.payload)
+
+    def test_a_save_after_the_form_read_the_record_snapshots_from_the_cache(self):
+        [callback] = self.activate(1, field_sets=[('email', 'phone')])
+        partner = self.partners[1]
+        partner.write({'email': 'warm@example.com'})  # the callback lookup cached
+        # not read: the snapshot from the database; the values predicted from it and from what was written
+        self.assertEqual(self.recorded_save(partner, {'phone': '+370 1'}, form_read=False), ([partner.ids], 2))
+        # read: the snapshot from the cache
+        self.assertEqual(self.recorded_save(partner, {'phone': '+370 2'}), ([], 1))
+        body = self.last_body(callback, partner)
+        self.assertEqual((body['changed'], body['values']), (['phone'], {'email': 'warm@example.com',
+                                                                         'phone': '+370 2'}))
+
+    def test_a_save_stages_its_event_in_one_checked_statement(self):
+        callbacks = self.activate(3)
+        partner = self.partners[2]
+        partner.write({'email': 'warm@example.com'})
+        self.env.cr.execute('UPDATE res_partner SET is_company = NULL, color = NULL WHERE id = %s', (partner.id,))
+        self.activate(3, field_sets=[('email', 'is_company', 'color'), ('email', 'title', 'comment'),
+                                     ('email', 'type', 'name')])
+        for vals in ({'email': 'one@example.com'}, {'email': 'ąž "q" \\ \n', 'comment': False},
+                     {'email': False, 'title': self.env.ref('base.res_partner_title_madam').id, 'type': 'invoice'}):
+            read, queries = self.recorded_save(partner, vals)
+            self.assertEqual((read, queries), ([], 1), vals)  # the event's insert only
+            values = partner._webhook_values(['color', 'comment', 'email', 'is_company', 'name', 'title', 'type'])
+            for callback in self.made.values():
+                if callback.active:
+                    body = self.last_body(callback, partner)
+                    self.assertEqual(body['values'], {name: values[partner.id][name] for name in body['values']})
+                    self.assertEqual(body['changed'], sorted(set(vals) & set(body['values'])))
+        self.assertTrue(callbacks)
+
+    def test_a_save_whose_stored_values_are_not_what_it_wrote_reads_them(self):
+        # display_name is stored and computed from the name: the save changes it without writing it
+        [callback] = self.activate(1, field_sets=[('display_name', 'name')])
+        partner = self.partners[3]
+        partner.write({'name': 'Warm'})
+        read, queries = self.recorded_save(partner, {'name': 'Renamed'})
+        # the checked insert, which found other values in the row; then the values, and their event
+        self.assertEqual((read, queries), ([partner.ids], 3))
+        body = self.last_body(callback, partner)
+        self.assertEqual((body['changed'], body['values']),
+                         (['display_name', 'name'], {'display_name': 'Renamed', 'name': 'Renamed'}))
+
+    def test_a_save_with_a_filter_or_other_field_kinds_reads_the_values(self):
+        partner = self.partners[4]
+        for count, filter_domain, fields in ((1, FILTER, ('email', 'phone')), (1, False, ('email', 'date'))):
+            [callback] = self.activate(count, filter_domain=filter_domain, field_sets=[fields])
+            partner.write({'email': 'warm@example.com', 'is_company': True})
+            read, _queries = self.recorded_save(partner, {'email': 'x%s@example.com' % count})
+            self.assertEqual(read, [partner.ids], fields)
+            self.assertEqual(self.last_body(callback, partner)['values']['email'], 'x%s@example.com' % count)
