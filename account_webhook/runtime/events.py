@@ -56,6 +56,7 @@ TABLE = """
     )"""
 _COLUMNS = 'id, res_model, res_id, operation, key, callback_ids, plan, "values", changed, timestamp, create_uid, ' \
            'create_date'
+_INSERT = 'INSERT INTO webhook_event (%s)' % _COLUMNS[len('id, '):]  # what the capture writes of an event
 
 
 def plan(callbacks):
@@ -78,10 +79,7 @@ def stage(cr, uid, now, events, replaced=()):
         return {}
     if len(events) == 1 and not replaced:  # a form's save: a plain insert is planned in half the time
         (model, res_id, operation, key, callback_ids, plan_text, values, changed, timestamp), = events
-        cr.execute("""
-            INSERT INTO webhook_event (res_model, res_id, operation, key, callback_ids, plan, "values", changed,
-                                       timestamp, create_uid, create_date)
-            VALUES (%s, %s, %s, %s, %s::int4[], %s, %s, %s, %s, %s, %s) RETURNING id""", (
+        cr.execute(_INSERT + ' VALUES (%s, %s, %s, %s, %s::int4[], %s, %s, %s, %s, %s, %s) RETURNING id', (
             model, res_id, operation, key, list(callback_ids), plan_text, values, changed, timestamp, uid, now))
         return {(model, res_id): cr.fetchone()[0]}
     shared = {}  # (model, plan, timestamp) -> its number
@@ -93,8 +91,7 @@ def stage(cr, uid, now, events, replaced=()):
     models, plans, timestamps = (list(column) for column in zip(*shared))
     cr.execute("""
         WITH replaced AS (DELETE FROM webhook_event WHERE id = ANY(%s::bigint[]))
-        INSERT INTO webhook_event (res_model, res_id, operation, key, callback_ids, plan, "values", changed,
-                                   timestamp, create_uid, create_date)
+        """ + _INSERT + """
         SELECT s.res_model, split_part(t.line, E'\t', 1)::int4, split_part(t.line, E'\t', 2),
                split_part(t.line, E'\t', 3), split_part(t.line, E'\t', 4)::int4[], s.plan,
                split_part(t.line, E'\t', 6), NULLIF(split_part(t.line, E'\t', 7), ''), s.timestamp, %s, %s
@@ -115,10 +112,9 @@ def stage_verified(cr, uid, now, event, table, conditions, params):
     model, res_id, operation, key, callback_ids, plan_text, values, changed, timestamp = event
     # pylint: disable-next=sql-injection  # the table and the conditions: the capture's, of the model's fields
     cr.execute("""
-        INSERT INTO webhook_event (res_model, res_id, operation, key, callback_ids, plan, "values", changed,
-                                   timestamp, create_uid, create_date)
+        %s
         SELECT %%s, id, %%s, %%s, %%s::int4[], %%s, %%s, %%s, %%s, %%s, %%s FROM "%s" WHERE id = %%s AND %s
-        RETURNING id""" % (table, conditions), [
+        RETURNING id""" % (_INSERT, table, conditions), [
         model, operation, key, list(callback_ids), plan_text, values, changed, timestamp, uid, now, res_id] + params)
     row = cr.fetchone()
     return row and row[0]
