@@ -44,8 +44,9 @@ RELEASED = {'11.0.1.0.0': 'f3188251c1676705092d8d4fcbd9cf50641c676d',
 # Columns an upgrade may rewrite (a migration filling a new column touches the row); all others of
 # the earlier release must keep their values.
 REWRITABLE = ('write_date', 'write_uid')
+# (webhook_event, from 11.0.6.0.0: the changes captured and not fanned out into deliveries yet)
 SNAPSHOT_TABLES = ('webhook_callback', 'webhook_callback_field_rel', 'webhook_delivery',
-                   'webhook_delivery_attempt')
+                   'webhook_delivery_attempt', 'webhook_event')
 
 
 # -- PostgreSQL and databases ----------------------------------------------------------------------
@@ -487,6 +488,8 @@ def assert_survived(before, after):
     """Every row and column of ``before`` is in ``after`` with the same value (but REWRITABLE ones);
     the system parameters kept their values."""
     for table, old in before['tables'].items():
+        if old is None:  # not in that release
+            continue
         new = after['tables'][table]
         assert new is not None, 'table %s is gone' % table
         lost = set(old['columns']) - set(new['columns'])
@@ -501,6 +504,17 @@ def assert_survived(before, after):
     changed = {key: (value, after['params'].get(key)) for key, value in before['params'].items()
                if after['params'].get(key) != value}
     assert not changed, 'system parameters changed (before, after): %s' % changed
+
+
+def due_event_ids(snap):
+    """The event ids a database of ``snap`` owes its receivers: its pending or sending deliveries',
+    and those of its staged changes, one per callback that still exists (11.0.6.0.0 and later)."""
+    from odoo.addons.account_webhook.payload import event_id_of
+    due = {d['event_id'] for d in snap['tables']['webhook_delivery']['rows'] if d['state'] in ('pending', 'sending')}
+    callbacks = {c['id'] for c in snap['tables']['webhook_callback']['rows']}
+    staged = snap['tables']['webhook_event']
+    return due | {event_id_of(row['key'], callback_id) for row in (staged['rows'] if staged else ())
+                  for callback_id in row['callback_ids'] if callback_id in callbacks}
 
 
 def dispatch_until(db, sinks_, expected, timeout=90):
@@ -536,6 +550,8 @@ def test_upgrade_keeps_callbacks_and_deliveries_and_sends_what_was_due_once(
     before = snapshot(db)
     assert before['module'] == ('installed', installed_form(version))
     assert_every_state(before)
+    # POPULATE_AFTER's changes, staged and not fanned out yet (11.0.6.0.0 and later)
+    assert before['tables']['webhook_event'] is None or len(before['tables']['webhook_event']['rows']) == 3
 
     log = str(tmp_path / 'upgrade.log')
     seconds = odoo_cli(CONFIG, db, ['-u', ADDON], log)
@@ -549,14 +565,16 @@ def test_upgrade_keeps_callbacks_and_deliveries_and_sends_what_was_due_once(
     down = sinks(down_port)
     deliveries = {d['event_id']: d for d in before['tables']['webhook_delivery']['rows']}
     callbacks = {c['id']: c for c in before['tables']['webhook_callback']['rows']}
-    expected = {e for e, d in deliveries.items() if d['state'] in ('pending', 'sending')}
+    expected = due_event_ids(before)
     received = dispatch_until(db, [up, down], expected)
     ids = [headers.get('webhook-id') for _at, _path, headers, _body in received]
     duplicates = [e for e, n in collections.Counter(ids).items() if n > 1]
     assert not duplicates, 'sent more than once: %s' % duplicates
     assert set(ids) == expected, 'sent but not due: %s' % sorted(set(ids) - expected)
+    # the deliveries as sent: those of before, and those fanned out of its staged changes
+    sent = {d['event_id']: d for d in snapshot(db)['tables']['webhook_delivery']['rows']}
     for _at, path, headers, body in received:
-        delivery = deliveries[headers['webhook-id']]
+        delivery = sent[headers['webhook-id']]
         callback = callbacks[delivery['callback_id']]
         assert body == delivery['payload'].encode('utf-8')
         assert path == urlparse(callback['url']).path
@@ -564,7 +582,7 @@ def test_upgrade_keeps_callbacks_and_deliveries_and_sends_what_was_due_once(
     # one record, one URL: in the order the events happened, the retried one first
     order = {event_id: position for position, event_id in enumerate(ids)}
     queues = collections.defaultdict(list)
-    for d in sorted(deliveries.values(), key=lambda d: d['id']):
+    for d in sorted(sent.values(), key=lambda d: d['id']):
         if d['event_id'] in expected:
             queues[(d['res_model'], d['res_id'], callbacks[d['callback_id']]['url'])].append(order[d['event_id']])
     assert any(len(q) > 1 for q in queues.values())
