@@ -194,6 +194,20 @@ class WebhookMixin(models.AbstractModel):
         """A callback sees the records of its company and those without a company."""
         return not company_id or company_id == callback[2]
 
+    @staticmethod
+    def _webhook_changed(before, now):
+        """The fields whose value ``now`` differs from the snapshot ``before`` (those it has)."""
+        return {name for name, value in now.items() if name in before and before[name] != value}
+
+    @staticmethod
+    def _webhook_recipients(callbacks, record_id, changed, matching):
+        """The ids of ``callbacks`` (those that see the record, of its operation) its event goes to:
+        those whose filter it matches (``matching``, see _webhook_matching) and, for an update
+        (``changed`` not None), that track a changed field."""
+        return tuple(cb[0] for cb in callbacks
+                     if (cb[0] not in matching or record_id in matching[cb[0]])
+                     and (changed is None or any(name in changed for name in cb[3])))
+
     def _webhook_matching(self, callbacks, actions=None):
         """``{callback id: set of ids of self that match its filter}`` for the callbacks with a filter
         (of the given ``actions``): one search per distinct filter for all these records (callbacks
@@ -334,8 +348,8 @@ class WebhookMixin(models.AbstractModel):
             if type(value) not in types:
                 return False
             predicted[name] = value
-        changed = {name for name, value in predicted.items() if value != before[name]}
-        callback_ids = tuple(cb[0] for cb in shape.callbacks if any(name in changed for name in cb[3]))
+        changed = self._webhook_changed(before, predicted)
+        callback_ids = self._webhook_recipients(shape.callbacks, self.id, changed, {})
         if not callback_ids:
             return False
         event, = self._webhook_events(tx, [(self.id, 'update', callback_ids, changed)], shape.plan,
@@ -388,12 +402,8 @@ class WebhookMixin(models.AbstractModel):
                                                     and self._webhook_sees(cb, company_id)]
             changed = None
             if operation == 'update':
-                now, before = current[record_id], tx.before.get((model_name, record_id), {})
-                changed = {name for name in fields if name in before and before[name] != now[name]}
-            callback_ids = tuple(
-                cb[0] for cb in visible[(company_id, operation)]
-                if (cb[0] not in matching or record_id in matching[cb[0]])
-                and (changed is None or any(name in changed for name in cb[3])))
+                changed = self._webhook_changed(tx.before.get((model_name, record_id), {}), current[record_id])
+            callback_ids = self._webhook_recipients(visible[(company_id, operation)], record_id, changed, matching)
             # what this transaction wrote for the record before is replaced (it keeps its event ids)
             tx.take_back((model_name, record_id), keep=callback_ids)
             if callback_ids:
